@@ -39,6 +39,11 @@ class Backbone(nn.Module):
 
     stage_channels: tuple[int, ...] = ()
 
+    def forward_range(
+        self, x: torch.Tensor, start: int = 0, stop: int | None = None
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        raise NotImplementedError
+
     def load_imagenet(self) -> None:
         raise NotImplementedError
 
@@ -95,12 +100,25 @@ class MobileNetV2(Backbone):
         self.features = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outs = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
+        return list(self.forward_range(x)[1].values())
+
+    def forward_range(
+        self, x: torch.Tensor, start: int = 0, stop: int | None = None
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Run layers ``features[start:stop]`` only; returns the last output and ``{stage index: map}`` for the
+        stages that end inside the range. Training uses it to cache the frozen lower layers' output."""
+        stop = len(self.features) if stop is None else stop
+        stages: dict[int, torch.Tensor] = {}
+        for i in range(start, stop):
+            x = self.features[i](x)
             if i in self.stage_ends:
-                outs.append(x)
-        return outs
+                stages[self.stage_ends.index(i)] = x
+        return x, stages
+
+    @property
+    def num_layers(self) -> int:
+        """Number of layers that :meth:`forward_range` can split between."""
+        return len(self.features)
 
     def load_imagenet(self) -> None:
         state = torch.load(imagenet_weights_path("mobilenet_v2"), map_location="cpu", weights_only=True)

@@ -1,0 +1,270 @@
+"""The work behind ``pixgrade filter``: score (or reuse stored scores), measure marketplace facts, apply a policy,
+find near-duplicates, group by product, choose main images, and record everything in the catalogue."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pixgrade import __version__
+from pixgrade.catalog.store import Catalog
+from pixgrade.dedupe import DuplicateSettings, find_duplicates, grouper_from_spec, perceptual_hash
+from pixgrade.errors import ImageLoadError
+from pixgrade.io import iter_image_files, load_image, sha256_file
+from pixgrade.pipeline import ImageResult
+from pixgrade.policy.analysis import ANALYSIS_VERSION, ImageFacts, analyse_image
+from pixgrade.policy.decisions import Candidate, Decision, ProductSummary, decide
+from pixgrade.policy.rules import Policy, Verdict
+from pixgrade.policy.text import available_text_detectors
+
+__all__ = ["FilterOutcome", "FilterSettings", "ImageRecord", "analyse_file", "collect_files", "run_filter"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FilterSettings:
+    """How to filter.
+
+    Attributes:
+        policy: the rules.
+        group_by: ``none``, ``folder``, ``csv:FILE`` or ``pattern:REGEX`` (see :mod:`pixgrade.dedupe.grouping`).
+        model: ``"default"``, a checkpoint path, ``None`` (measures only) or a loaded predictor.
+        backend: model runtime (``auto``, ``torch``, ``onnx``).
+        workers: worker processes (None: one per CPU; 0: in this process).
+        duplicates: near-duplicate thresholds, or None to skip duplicate search.
+        duplicate_scope: look for duplicates within each ``product`` or across ``all`` images.
+        text_detector: ``auto``, ``db`` or ``classical``.
+        analysis_max_side: decode at most this longest side for the marketplace facts.
+        max_pixels: decompression-bomb limit.
+        model_key: identifies the model in the catalogue's cache (computed from ``model`` when None).
+    """
+
+    policy: Policy
+    group_by: str = "folder"
+    model: Any = "default"
+    backend: str = "auto"
+    workers: int | None = None
+    duplicates: DuplicateSettings | None = field(default_factory=DuplicateSettings)
+    duplicate_scope: Literal["product", "all"] = "product"
+    text_detector: str = "auto"
+    analysis_max_side: int = 1024
+    max_pixels: int = 100_000_000
+    model_key: str | None = None
+
+
+@dataclass
+class ImageRecord:
+    """Everything known about one image after filtering."""
+
+    path: str
+    result: ImageResult
+    facts: ImageFacts | None
+    phash: str | None
+    size_bytes: int | None
+    reused: bool
+    verdict: Verdict | None = None
+    decision: Decision | None = None
+
+
+@dataclass
+class FilterOutcome:
+    """The result of :func:`run_filter`."""
+
+    records: list[ImageRecord]
+    products: list[ProductSummary]
+    clusters: list[tuple[str, list[str]]]
+    """(kept path, duplicate paths) per duplicate cluster."""
+    run_id: int
+    n_reused: int
+    model_key: str
+
+    @property
+    def n_failed(self) -> int:
+        """Images that could not be read."""
+        return sum(1 for r in self.records if r.result.error is not None)
+
+
+def collect_files(inputs: Sequence[str | Path], exclude: Sequence[str | Path] = ()) -> list[Path]:
+    """Every file under ``inputs`` (sorted, hidden files skipped), minus those inside any ``exclude`` folder
+    (the output folder when it lies inside the input)."""
+    excluded = [Path(e).resolve() for e in exclude]
+    files = []
+    for path in iter_image_files([Path(p) for p in inputs]):
+        resolved = path.resolve()
+        if any(resolved == e or e in resolved.parents for e in excluded):
+            continue
+        files.append(path)
+    return files
+
+
+def analyse_file(
+    path: str, max_side: int = 1024, max_pixels: int = 100_000_000, text_detector: str = "auto"
+) -> tuple[ImageFacts | None, str | None, str | None]:
+    """Marketplace facts and pHash of one file: ``(facts, phash, error)``; never raises for a bad image."""
+    try:
+        image = load_image(path, max_side=max_side, max_pixels=max_pixels)
+    except ImageLoadError as exc:
+        return None, None, exc.cause
+    except (OSError, ValueError) as exc:  # pragma: no cover - load_image wraps these
+        return None, None, str(exc)
+    try:
+        return analyse_image(image.rgb, text_detector=text_detector), perceptual_hash(image.rgb), None  # type: ignore[arg-type]
+    except ValueError as exc:
+        return None, None, f"cannot analyse: {exc}"
+
+
+def _analyse_star(args: tuple[str, int, int, str]) -> tuple[ImageFacts | None, str | None, str | None]:
+    return analyse_file(*args)
+
+
+def _model_key(settings: FilterSettings, model_name: str, text_detector: str) -> str:
+    if settings.model_key:
+        base = settings.model_key
+    elif settings.model is None or (isinstance(settings.model, str) and settings.model.lower() == "none"):
+        base = "none"
+    elif isinstance(settings.model, str | Path):
+        path = Path(settings.model)
+        if str(settings.model) == "default":
+            from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+
+            path = DEFAULT_MODEL_PATH
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+        base = f"{model_name}@{digest}"
+    else:
+        base = f"{model_name}@object"
+    return f"{base}|pixgrade {__version__}|facts v{ANALYSIS_VERSION} {text_detector}"
+
+
+def run_filter(
+    inputs: Sequence[str | Path],
+    settings: FilterSettings,
+    catalog: Catalog,
+    *,
+    exclude: Sequence[str | Path] = (),
+    command: str = "filter",
+    progress: Callable[[str], None] | None = None,
+) -> FilterOutcome:
+    """Filter the images under ``inputs`` by ``settings``, recording everything in ``catalog``.
+
+    Unchanged files (same SHA-256 and model key as stored) reuse their stored scores and facts; new or changed
+    files are scored. Unreadable files are rejected with their load error and the run goes on.
+    """
+    from pixgrade.pipeline import Scorer
+
+    say = progress or (lambda message: None)
+    text_detector = settings.text_detector
+    if text_detector == "auto":
+        text_detector = available_text_detectors()[0]
+    files = collect_files(inputs, exclude)
+    scorer: Scorer | None = None
+
+    def get_scorer() -> Scorer:
+        nonlocal scorer
+        if scorer is None:
+            scorer = Scorer(model=settings.model, backend=settings.backend, max_pixels=settings.max_pixels)
+        return scorer
+
+    model_name = "none"
+    if settings.model is not None and not (isinstance(settings.model, str) and settings.model.lower() == "none"):
+        model_name = str(settings.model) if isinstance(settings.model, str | Path) else type(settings.model).__name__
+    model_key = _model_key(settings, model_name, text_detector)
+    run_id = catalog.start_run(command, settings.policy.name, model_key)
+
+    records: dict[str, ImageRecord] = {}
+    todo: list[Path] = []
+    for path in files:
+        key = str(path.resolve())
+        try:
+            sha = sha256_file(path)
+            size = path.stat().st_size
+        except OSError as exc:
+            result = ImageResult(path=key, error=f"cannot read the file: {exc.strerror or exc}")
+            records[key] = ImageRecord(str(path), result, None, None, None, reused=False)
+            continue
+        stored = catalog.lookup(sha, model_key, key)
+        if stored is not None:
+            records[key] = ImageRecord(str(path), stored.result, stored.facts, stored.phash, size, reused=True)
+        else:
+            todo.append(path)
+    n_reused = sum(r.reused for r in records.values())
+    say(f"{len(files)} files: {n_reused} unchanged (stored scores reused), {len(todo)} to score")
+
+    if todo:
+        jobs = [(str(p), settings.analysis_max_side, settings.max_pixels, text_detector) for p in todo]
+        workers = settings.workers
+        if workers is None:
+            from pixgrade.pipeline import default_workers
+
+            workers = default_workers(len(jobs))
+        if workers > 0 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                analysed = list(pool.map(_analyse_star, jobs, chunksize=4))
+        else:
+            analysed = [_analyse_star(job) for job in jobs]
+        say(f"measured backgrounds, borders and text of {len(todo)} files")
+        results = get_scorer().score_paths([str(p) for p in todo], workers=settings.workers)
+        for path, result, (facts, phash, error) in zip(todo, results, analysed, strict=True):
+            key = str(path.resolve())
+            result.path = key
+            if result.error is None and error is not None:
+                result.error = error
+            size = path.stat().st_size if path.exists() else None
+            record = ImageRecord(str(path), result, facts if result.error is None else None, phash, size, False)
+            catalog.save_analysis(result, model_key=model_key, facts=record.facts, phash=phash, size_bytes=size,
+                                  run_id=run_id)
+            records[key] = record
+        say(f"scored {len(todo)} files")
+    for key, record in records.items():
+        if record.reused or (record.result.error is not None and catalog.image_id(key) is None):
+            catalog.save_analysis(record.result, model_key=model_key, facts=record.facts, phash=record.phash,
+                                  size_bytes=record.size_bytes, run_id=run_id)
+
+    ordered = [records[str(p.resolve())] for p in files]
+    roots = [Path(p) for p in inputs]
+    root = roots[0] if len(roots) == 1 and roots[0].is_dir() else None
+    products = grouper_from_spec(settings.group_by, root)([Path(r.path) for r in ordered])
+    product_of = [products[Path(r.path)] for r in ordered]
+
+    for record in ordered:
+        record.verdict = settings.policy.evaluate(record.result, record.facts, file_bytes=record.size_bytes)
+
+    duplicate_of: dict[int, int] = {}
+    clusters: list[tuple[str, list[str]]] = []
+    if settings.duplicates is not None and ordered:
+        found = find_duplicates(
+            [r.phash if r.result.error is None else None for r in ordered],
+            [r.result.embedding for r in ordered],
+            [r.result.score for r in ordered],
+            settings.duplicates,
+            groups=product_of if settings.duplicate_scope == "product" else None,
+        )
+        for cluster in found:
+            for i in cluster.duplicates:
+                duplicate_of[i] = cluster.keep
+            clusters.append((ordered[cluster.keep].path, [ordered[i].path for i in cluster.duplicates]))
+
+    candidates = [
+        Candidate(
+            path=r.path,
+            product=product_of[i],
+            score=r.result.score,
+            verdict=r.verdict,  # type: ignore[arg-type]
+            duplicate_of=ordered[duplicate_of[i]].path if i in duplicate_of else None,
+        )
+        for i, r in enumerate(ordered)
+    ]
+    decisions, summaries = decide(candidates)
+    for record, decision in zip(ordered, decisions, strict=True):
+        record.decision = decision
+    catalog.save_outcomes(
+        run_id,
+        [(str(Path(r.path).resolve()), r.verdict, r.decision) for r in ordered],  # type: ignore[misc]
+    )
+    catalog.finish_run(run_id, len(ordered), n_reused)
+    return FilterOutcome(ordered, summaries, clusters, run_id, n_reused, model_key)

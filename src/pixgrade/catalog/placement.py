@@ -1,0 +1,128 @@
+"""Copy, link or move files into output folders without ever overwriting or losing a file.
+
+- A name already taken gets a suffix (``shoe.jpg`` → ``shoe-1.jpg``), except when the file already there has
+  the same content (a re-run): then nothing is written.
+- Copies are written to a temporary name and linked into place with ``os.link`` (which fails instead of
+  replacing), so an interrupted copy never leaves a half file under the final name.
+- A move is a hard link plus unlink of the source on the same file system; across file systems it is a verified
+  copy, and the source is removed only after the copy is complete and byte-identical.
+"""
+
+from __future__ import annotations
+
+import errno
+import filecmp
+import os
+import shutil
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["Mode", "place_file", "unique_destination"]
+
+Mode = Literal["copy", "symlink", "move"]
+
+
+def unique_destination(folder: Path, name: str) -> Path:
+    """``folder / name``, or the first ``stem-N.suffix`` that does not exist yet."""
+    candidate = folder / name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    n = 1
+    while candidate.exists() or candidate.is_symlink():
+        candidate = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    return candidate
+
+
+def _same(src: Path, dst: Path, mode: Mode) -> bool:
+    if mode == "symlink":
+        return dst.is_symlink() and Path(os.readlink(dst)) == src.resolve()
+    try:
+        return dst.is_file() and not dst.is_symlink() and filecmp.cmp(src, dst, shallow=False)
+    except OSError:
+        return False
+
+
+def _already_placed(src: Path, folder: Path, mode: Mode) -> Path | None:
+    """The copy or link of ``src`` an earlier run left in ``folder`` (``name``, ``name-1``, ...), if any."""
+    stem, suffix = src.stem, src.suffix
+    candidate, n = folder / src.name, 1
+    while candidate.exists() or candidate.is_symlink():
+        if _same(src, candidate, mode):
+            return candidate
+        candidate = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    return None
+
+
+def _link_exclusive(tmp: Path, folder: Path, name: str) -> Path:
+    """Hard-link ``tmp`` to a free name in ``folder`` (never replacing), then remove ``tmp``."""
+    while True:
+        dst = unique_destination(folder, name)
+        try:
+            os.link(tmp, dst)
+        except FileExistsError:  # taken between the check and the link: try the next name
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                raise
+            try:  # no hard links on this file system: exclusive create, still never replacing
+                with open(tmp, "rb") as fin, open(dst, "xb") as fout:
+                    shutil.copyfileobj(fin, fout)
+            except FileExistsError:
+                continue
+        tmp.unlink()
+        return dst
+
+
+def place_file(src: str | Path, folder: str | Path, mode: Mode = "copy", *, dry_run: bool = False) -> tuple[Path, bool]:
+    """Put ``src`` into ``folder`` by ``mode``.
+
+    Returns:
+        The destination path, and whether anything was (or, with ``dry_run``, would be) written: False when an
+        identical file or link was already there.
+    """
+    src = Path(src)
+    folder = Path(folder)
+    if mode not in ("copy", "symlink", "move"):
+        raise ValueError(f"unknown mode {mode!r}; choose copy, symlink or move")
+    existing = _already_placed(src, folder, mode)
+    if existing is not None:
+        return existing, False  # already there (a re-run); a move then leaves the source alone
+    if dry_run:
+        return unique_destination(folder, src.name), True
+    folder.mkdir(parents=True, exist_ok=True)
+    if mode == "symlink":
+        while True:
+            dst = unique_destination(folder, src.name)
+            try:
+                os.symlink(src.resolve(), dst)
+                return dst, True
+            except FileExistsError:
+                continue
+    if mode == "move":
+        while True:
+            dst = unique_destination(folder, src.name)
+            try:
+                os.link(src, dst)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                    raise
+                break  # no hard links here: copy, verify, then remove the source
+            else:
+                src.unlink()
+                return dst, True
+    tmp = folder / f".{src.name}.pixgrade-part"
+    tmp = unique_destination(folder, tmp.name)
+    try:
+        shutil.copy2(src, tmp)
+        if mode == "move" and not filecmp.cmp(src, tmp, shallow=False):
+            raise OSError(f"{src}: copy to {folder} differs from the source; source kept")
+        dst = _link_exclusive(tmp, folder, src.name)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if mode == "move":
+        src.unlink()
+    return dst, True

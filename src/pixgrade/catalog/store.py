@@ -1,0 +1,383 @@
+"""The SQLite catalogue of images, scores, factors, rule results, decisions and runs.
+
+One file (stdlib ``sqlite3``, WAL journal, every write in a transaction). Images are keyed by path and carry the
+content SHA-256; scores are stored with the file hash and a *model key* (model, pixgrade version, analysis
+version), so a re-run reuses the stored analysis of every unchanged file (same hash, same key) and re-scores
+changed ones. Re-running updates rows in place: an image has one row, one score row, one decision (the latest
+run's) and one set of rule results; every run is logged in ``runs``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixgrade.errors import ConfigError
+from pixgrade.measures import Factor
+from pixgrade.pipeline import ImageResult
+from pixgrade.policy.analysis import ImageFacts
+from pixgrade.policy.decisions import Decision
+from pixgrade.policy.rules import Verdict
+
+__all__ = ["SCHEMA_VERSION", "Catalog", "StoredAnalysis"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    command TEXT,
+    policy TEXT,
+    model TEXT,
+    n_images INTEGER,
+    n_reused INTEGER,
+    status TEXT NOT NULL DEFAULT 'running'
+);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    sha256 TEXT,
+    size_bytes INTEGER,
+    width INTEGER,
+    height INTEGER,
+    format TEXT,
+    error TEXT,
+    phash TEXT,
+    updated_at TEXT NOT NULL,
+    run_id INTEGER REFERENCES runs(id)
+);
+CREATE INDEX IF NOT EXISTS images_sha256 ON images(sha256);
+CREATE TABLE IF NOT EXISTS scores (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    score REAL,
+    grade INTEGER,
+    reasons TEXT,
+    severities TEXT,
+    facts TEXT,
+    embedding BLOB,
+    scored_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scores_lookup ON scores(sha256, model_key);
+CREATE TABLE IF NOT EXISTS factors (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value REAL,
+    score REAL,
+    flag INTEGER,
+    reason TEXT,
+    PRIMARY KEY (image_id, name)
+);
+CREATE TABLE IF NOT EXISTS rule_results (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    policy TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    passed INTEGER,
+    value TEXT,
+    threshold TEXT,
+    action TEXT NOT NULL,
+    reason TEXT,
+    PRIMARY KEY (image_id, rule)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    product TEXT,
+    decision TEXT NOT NULL,
+    is_main INTEGER NOT NULL,
+    rank INTEGER,
+    duplicate_of TEXT,
+    reasons TEXT,
+    warnings TEXT
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class StoredAnalysis:
+    """An image's stored analysis, ready to reuse."""
+
+    result: ImageResult
+    facts: ImageFacts | None
+    phash: str | None
+
+
+class Catalog:
+    """A catalogue file; use as a context manager or call :meth:`close`.
+
+    Args:
+        path: the SQLite file (created with its folder when missing), or ``":memory:"``.
+
+    Raises:
+        ConfigError: the file is not a pixgrade catalogue, or was written by a newer schema.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30.0)
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            with self.conn:
+                self.conn.executescript(_SCHEMA)
+                row = self.conn.execute("SELECT version FROM schema_version").fetchone()
+                if row is None:
+                    self.conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                elif row[0] > SCHEMA_VERSION:
+                    raise ConfigError(
+                        f"{self.path}: catalogue schema version {row[0]} is newer than this pixgrade ({SCHEMA_VERSION})"
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self.path}: not a usable SQLite catalogue: {exc}") from exc
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (committed on success, rolled back on error)."""
+        with self.conn:
+            yield self.conn
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version stored in the file."""
+        return int(self.conn.execute("SELECT version FROM schema_version").fetchone()[0])
+
+    # -- runs --------------------------------------------------------------------------------------------------
+    def start_run(self, command: str, policy: str | None, model: str | None) -> int:
+        """Log a new run; returns its id."""
+        with self.conn:
+            cur = self.conn.execute(
+                "INSERT INTO runs (started_at, command, policy, model) VALUES (?, ?, ?, ?)",
+                (_now(), command, policy, model),
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, n_images: int, n_reused: int, status: str = "done") -> None:
+        """Mark a run finished."""
+        with self.conn:
+            self.conn.execute(
+                "UPDATE runs SET finished_at = ?, n_images = ?, n_reused = ?, status = ? WHERE id = ?",
+                (_now(), n_images, n_reused, status, run_id),
+            )
+
+    # -- images and scores ---------------------------------------------------------------------------------------
+    def lookup(self, sha256: str, model_key: str, path: str | None = None) -> StoredAnalysis | None:
+        """The stored analysis of content ``sha256`` under ``model_key`` (from any path; this path's first), or
+        None when it must be (re)computed."""
+        row = self.conn.execute(
+            """SELECT i.id, i.path, i.width, i.height, i.format, i.phash, s.score, s.grade, s.reasons, s.severities,
+                      s.facts, s.embedding
+               FROM scores s JOIN images i ON i.id = s.image_id
+               WHERE s.sha256 = ? AND s.model_key = ? AND i.error IS NULL
+               ORDER BY (i.path = ?) DESC LIMIT 1""",
+            (sha256, model_key, path or ""),
+        ).fetchone()
+        if row is None:
+            return None
+        image_id, _, width, height, fmt, phash, score, grade, reasons, severities, facts, embedding = row
+        factors = {
+            name: Factor(name=name, value=value, score=fscore, flag=bool(flag), reason=reason)
+            for name, value, fscore, flag, reason in self.conn.execute(
+                "SELECT name, value, score, flag, reason FROM factors WHERE image_id = ?", (image_id,)
+            )
+        }
+        result = ImageResult(
+            path=path or row[1],
+            score=score,
+            grade=grade,
+            factors=factors,
+            severities=json.loads(severities) if severities else {},
+            reasons=json.loads(reasons) if reasons else [],
+            width=width,
+            height=height,
+            format=fmt,
+            sha256=sha256,
+            embedding=np.frombuffer(embedding, dtype=np.float32).copy() if embedding else None,
+        )
+        return StoredAnalysis(result, ImageFacts.from_dict(json.loads(facts)) if facts else None, phash)
+
+    def save_analysis(
+        self,
+        result: ImageResult,
+        *,
+        model_key: str,
+        facts: ImageFacts | None,
+        phash: str | None,
+        size_bytes: int | None,
+        run_id: int | None = None,
+    ) -> int:
+        """Insert or update an image and its scores, factors and facts; returns the image id."""
+        now = _now()
+        with self.conn:
+            image_id = self._upsert_image(result, phash, size_bytes, run_id, now)
+            self.conn.execute("DELETE FROM factors WHERE image_id = ?", (image_id,))
+            if result.error is not None or result.sha256 is None:
+                self.conn.execute("DELETE FROM scores WHERE image_id = ?", (image_id,))
+                return image_id
+            self.conn.executemany(
+                "INSERT INTO factors (image_id, name, value, score, flag, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (image_id, f.name, _finite(f.value), _finite(f.score), int(bool(f.flag)), f.reason)
+                    for f in result.factors.values()
+                ],
+            )
+            embedding = None
+            if result.embedding is not None:
+                embedding = np.asarray(result.embedding, dtype=np.float32).tobytes()
+            self.conn.execute(
+                """INSERT INTO scores (image_id, sha256, model_key, score, grade, reasons, severities, facts,
+                                      embedding, scored_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(image_id) DO UPDATE SET sha256 = excluded.sha256, model_key = excluded.model_key,
+                     score = excluded.score, grade = excluded.grade, reasons = excluded.reasons,
+                     severities = excluded.severities, facts = excluded.facts, embedding = excluded.embedding,
+                     scored_at = excluded.scored_at""",
+                (
+                    image_id,
+                    result.sha256,
+                    model_key,
+                    result.score,
+                    result.grade,
+                    json.dumps(result.reasons),
+                    json.dumps(result.severities),
+                    json.dumps(facts.to_dict()) if facts is not None else None,
+                    embedding,
+                    now,
+                ),
+            )
+        return image_id
+
+    def _upsert_image(
+        self, result: ImageResult, phash: str | None, size_bytes: int | None, run_id: int | None, now: str
+    ) -> int:
+        self.conn.execute(
+            """INSERT INTO images (path, sha256, size_bytes, width, height, format, error, phash, updated_at, run_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, size_bytes = excluded.size_bytes,
+                 width = excluded.width, height = excluded.height, format = excluded.format, error = excluded.error,
+                 phash = excluded.phash, updated_at = excluded.updated_at, run_id = excluded.run_id""",
+            (result.path, result.sha256, size_bytes, result.width, result.height, result.format, result.error, phash,
+             now, run_id),
+        )
+        return int(self.conn.execute("SELECT id FROM images WHERE path = ?", (result.path,)).fetchone()[0])
+
+    def image_id(self, path: str) -> int | None:
+        """The id of an image path, or None."""
+        row = self.conn.execute("SELECT id FROM images WHERE path = ?", (path,)).fetchone()
+        return None if row is None else int(row[0])
+
+    # -- policy outcomes -----------------------------------------------------------------------------------------
+    def save_outcomes(self, run_id: int, items: Sequence[tuple[str, Verdict, Decision]]) -> None:
+        """Replace the rule results and decision of each ``(path, verdict, decision)`` with this run's."""
+        with self.conn:
+            for path, verdict, decision in items:
+                image_id = self.image_id(path)
+                if image_id is None:
+                    raise KeyError(f"{path}: not in the catalogue; save its analysis first")
+                self.conn.execute("DELETE FROM rule_results WHERE image_id = ?", (image_id,))
+                self.conn.executemany(
+                    """INSERT INTO rule_results (image_id, run_id, policy, rule, metric, passed, value, threshold,
+                                                action, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [
+                        (image_id, run_id, verdict.policy, r.rule, r.metric, None if r.passed is None else int(r.passed),
+                         None if r.value is None else json.dumps(_plain(r.value)), r.threshold, r.action, r.reason)
+                        for r in verdict.results
+                    ],
+                )
+                self.conn.execute(
+                    """INSERT INTO decisions (image_id, run_id, product, decision, is_main, rank, duplicate_of, reasons,
+                                             warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(image_id) DO UPDATE SET run_id = excluded.run_id, product = excluded.product,
+                         decision = excluded.decision, is_main = excluded.is_main, rank = excluded.rank,
+                         duplicate_of = excluded.duplicate_of, reasons = excluded.reasons,
+                         warnings = excluded.warnings""",
+                    (image_id, run_id, decision.product, decision.decision, int(decision.main), decision.rank,
+                     decision.duplicate_of, json.dumps(decision.reasons), json.dumps(decision.warnings)),
+                )
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+    def count(self, table: str) -> int:
+        """Row count of one table."""
+        if table not in ("images", "scores", "factors", "rule_results", "decisions", "runs"):
+            raise ValueError(f"unknown table {table!r}")
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per image: file facts, score, factors, facts, and the latest decision."""
+        columns = [
+            "path", "sha256", "size_bytes", "width", "height", "format", "error", "phash", "score", "grade",
+            "reasons", "severities", "facts", "model_key", "product", "decision", "is_main", "rank", "duplicate_of",
+            "decision_reasons", "warnings", "run_id",
+        ]
+        query = """
+            SELECT i.path, i.sha256, i.size_bytes, i.width, i.height, i.format, i.error, i.phash, s.score, s.grade,
+                   s.reasons, s.severities, s.facts, s.model_key, d.product, d.decision, d.is_main, d.rank,
+                   d.duplicate_of, d.reasons, d.warnings, d.run_id, i.id
+            FROM images i LEFT JOIN scores s ON s.image_id = i.id LEFT JOIN decisions d ON d.image_id = i.id
+            ORDER BY i.path"""
+        factors: dict[int, dict[str, Any]] = {}
+        for image_id, name, value, score, flag in self.conn.execute(
+            "SELECT image_id, name, value, score, flag FROM factors"
+        ):
+            entry = factors.setdefault(image_id, {})
+            entry[f"{name}_score"], entry[f"{name}_flag"], entry[f"{name}_value"] = score, bool(flag), value
+        out = []
+        for raw in self.conn.execute(query):
+            row = dict(zip(columns, raw[:-1], strict=True))
+            image_id = raw[-1]
+            for key in ("reasons", "decision_reasons", "warnings"):
+                row[key] = "; ".join(json.loads(row[key])) if row[key] else None
+            for name, value in (json.loads(row.pop("severities")) if row["severities"] else {}).items():
+                row[f"severity_{name}"] = value
+            for name, value in (json.loads(row.pop("facts")) if row["facts"] else {}).items():
+                row[f"fact_{name}"] = value
+            row.pop("severities", None)
+            row.pop("facts", None)
+            row["is_main"] = None if row["is_main"] is None else bool(row["is_main"])
+            row.update(factors.get(image_id, {}))
+            out.append(row)
+        return out
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

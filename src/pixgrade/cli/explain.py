@@ -1,0 +1,97 @@
+"""``pixgrade explain``: a heatmap of the regions that lowered an image's score, with its factors and reasons."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pixgrade.errors import ConfigError, PixgradeError
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "explain",
+        help="heatmap of where an image lost points",
+        description=(
+            "Write a PNG overlay whose bright regions lowered the model's score most (element-wise Grad-CAM on the "
+            "last backbone stage; see docs/serving.md), and print the score, factor scores and reasons."
+        ),
+    )
+    parser.add_argument("image", help="the image file")
+    parser.add_argument("-o", "--output", required=True, help="overlay PNG to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    parser.add_argument("--model", default="default", help="'default' (shipped weights) or a checkpoint path")
+    parser.add_argument(
+        "--method", default="gradcam", choices=("gradcam", "gradcam_classic"), help="explanation method"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of text")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        raise ConfigError(f"{output}: already exists; pass --overwrite to replace it")
+    if output.suffix.lower() != ".png":
+        raise ConfigError(f"{output}: the overlay is written as PNG; give the output a .png name")
+    if not output.parent.is_dir():
+        raise ConfigError(f"{output.parent}: output folder does not exist")
+    if str(args.model).lower() == "none":
+        raise ConfigError("explain needs the quality model; --model none has no heatmap")
+
+    from pixgrade.explain import explain_image, overlay_heatmap, write_png
+    from pixgrade.io import load_image
+    from pixgrade.pipeline.analysis import analyse
+    from pixgrade.pipeline.scorer import Scorer
+
+    try:
+        scorer = Scorer(model=args.model)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{exc}; pass --model CHECKPOINT to use a trained checkpoint") from None
+    image = load_image(args.image, max_pixels=scorer.max_pixels)  # raises ImageLoadError naming the file
+    explanation = explain_image(scorer.predictor, image.rgb, method=args.method)
+
+    from pixgrade.model.predictor import ModelOutput
+
+    analysis = analyse(args.image, scorer.settings)
+    if analysis.error is not None:
+        raise PixgradeError(f"{args.image}: {analysis.error}")
+    analysis.model_rgb = None
+    analysis.model_output = ModelOutput(score=explanation.score, severities=explanation.severities)
+    result = scorer.finish(analysis)
+    try:
+        write_png(output, overlay_heatmap(image.rgb, explanation.heat), overwrite=args.overwrite)
+    except FileExistsError as exc:
+        raise ConfigError(f"{exc}; pass --overwrite to replace it") from None
+    except OSError as exc:
+        raise PixgradeError(f"{output}: cannot write the overlay: {exc.strerror or exc}") from None
+
+    if args.json:
+        payload = {
+            "path": result.path,
+            "score": result.score,
+            "grade": result.grade,
+            "factors": {
+                n: {"score": f.score, "value": f.value, "flag": f.flag, "reason": f.reason}
+                for n, f in result.factors.items()
+            },
+            "severities": result.severities,
+            "reasons": result.reasons,
+            "heatmap": {"path": str(output), "method": explanation.method, "grid": list(explanation.grid)},
+        }
+        json.dump(payload, sys.stdout, indent=2, default=float)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{result.path}: score {result.score:.2f} / 5, grade {result.grade}")
+    for name, factor in result.factors.items():
+        mark = "  <- problem" if factor.flag else ""
+        print(f"  {name:<14} {factor.score:5.2f}{mark}")
+    if result.reasons:
+        print("reasons:")
+        for reason in result.reasons:
+            print(f"  - {reason}")
+    print(f"heatmap ({explanation.method}, {explanation.grid[0]}x{explanation.grid[1]} cells) -> {output}")
+    return 0

@@ -1,0 +1,307 @@
+"""``pixgrade filter``: apply a marketplace policy, group by product, find duplicates, pick main images."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+DESCRIPTION = """\
+Judge every image under PATH against a marketplace policy and decide, per product, what to keep:
+main (the chosen image), accept, reject (with the failing rules) or duplicate (of a better near-copy).
+Writes OUTDIR/decisions.csv, decisions.json, report.html and the catalogue, and copies (or links, or moves)
+the images into OUTDIR/accepted, rejected and duplicates. Nothing is ever overwritten: a name already taken
+gets a suffix, and a move never replaces a file. Unreadable files are rejected with the reason; the run goes on.
+Re-running reuses the stored scores of unchanged files.
+
+Exit status: 0 done, 1 some files could not be read, 2 usage error.
+"""
+
+EPILOG = """\
+examples:
+  pixgrade filter photos/ --policy amazon-main --group-by folder -o out/
+  pixgrade filter photos/ --policy my-rules.yaml --group-by "pattern:^(?P<product>[A-Z0-9]+)_" -o out/ --symlink
+  pixgrade filter photos/ --policy ebay --group-by csv:skus.csv -o out/ --dry-run
+  pixgrade filter --show-policy amazon-main > my-rules.yaml      # copy a preset to edit
+"""
+
+GENERATOR = "pixgrade filter"
+_FOLDERS = {"main": "accepted", "accept": "accepted", "reject": "rejected", "duplicate": "duplicates"}
+_CSV_COLUMNS = [
+    "path", "product", "decision", "main", "rank", "score", "grade", "duplicate_of", "reasons", "warnings",
+    "destination", "width", "height", "format", "sha256", "error",
+]
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Declare ``pixgrade filter`` and its options."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "filter",
+        help="apply a marketplace policy: accept/reject, duplicates, main image per product, HTML report",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="image files and/or folders (searched recursively)")
+    parser.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (created if missing)")
+    parser.add_argument(
+        "--policy", default="generic", metavar="NAME|FILE",
+        help="a preset (amazon-main, ebay, walmart, generic) or a .yaml/.toml policy file (default generic)",
+    )
+    parser.add_argument("--show-policy", metavar="NAME", help="print a preset's YAML (to copy and edit) and exit")
+    parser.add_argument("--list-policies", action="store_true", help="list the built-in presets and exit")
+    parser.add_argument(
+        "--group-by", default="folder", metavar="folder|none|csv:FILE|pattern:REGEX",
+        help="how images map to products: parent folder (default), none (each image alone), a CSV with image and "
+        "product columns, or a regex on the file name whose group 'product' (or first group) is the product",
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--copy", dest="placement", action="store_const", const="copy",
+                        help="copy images into OUTDIR/accepted, rejected, duplicates (default)")
+    action.add_argument("--symlink", dest="placement", action="store_const", const="symlink",
+                        help="symbolic links instead of copies")
+    action.add_argument("--move", dest="placement", action="store_const", const="move",
+                        help="move the originals (never replacing a file); only when you ask for it")
+    action.add_argument("--no-files", dest="placement", action="store_const", const="none",
+                        help="write only the decisions, report and catalogue")
+    parser.set_defaults(placement="copy")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="decide and print what would happen; write nothing (the catalogue is kept in memory)")
+    parser.add_argument("--model", default="default", metavar="default|none|PATH",
+                        help="'default' (shipped model), 'none' (measures only) or a checkpoint")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="model runtime")
+    parser.add_argument("--workers", type=_non_negative_int, default=None, metavar="N",
+                        help="worker processes (0 = in this process; default: one per CPU)")
+    parser.add_argument("--catalog", metavar="FILE", help="SQLite catalogue (default OUTDIR/catalog.sqlite)")
+    parser.add_argument("--duplicates", choices=("product", "all", "off"), default="product",
+                        help="look for near-duplicates within each product (default), across all images, or not")
+    parser.add_argument("--hash-distance", type=_non_negative_int, default=6, metavar="BITS",
+                        help="pHash bits (of 64) within which two images are duplicates (default 6)")
+    parser.add_argument("--similarity", type=float, default=0.97, metavar="COS",
+                        help="embedding cosine similarity at or above which two images are duplicates (default 0.97)")
+    parser.add_argument("--top-k", type=_non_negative_int, default=3, metavar="K",
+                        help="ranked images listed per product in decisions.json (default 3; 0 = all)")
+    parser.add_argument("--text-detector", choices=("auto", "db", "classical"), default="auto",
+                        help="overlaid-text detector (auto: the DB network when installed, else classical)")
+    parser.add_argument("--no-report", action="store_true", help="skip report.html")
+    return parser
+
+
+def _is_ours(path: Path) -> bool:
+    """True when ``path`` was written by an earlier ``pixgrade filter`` (so replacing it loses nothing of the
+    user's)."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4000]
+    except OSError:
+        return False
+    if path.suffix == ".csv":
+        return head.startswith(",".join(_CSV_COLUMNS))
+    if path.suffix == ".json":
+        return f'"generator": "{GENERATOR}"' in head
+    return f'<meta name="generator" content="{GENERATOR}">' in head
+
+
+def _output_file(outdir: Path, name: str) -> Path:
+    """``outdir/name`` unless a file of the user's is there; then a free suffixed name."""
+    from pixgrade.catalog import unique_destination
+
+    path = outdir / name
+    if not path.exists() or _is_ours(path):
+        return path
+    return unique_destination(outdir, name)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.pixgrade-part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _product_folder(product: str) -> Path:
+    parts = [p for p in Path(product).parts if p not in ("", ".", "..", "/")]
+    return Path(*parts) if parts else Path()
+
+
+def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
+    """Run the filter."""
+    from pixgrade.catalog import Catalog, FilterSettings, place_file, run_filter
+    from pixgrade.dedupe import DuplicateSettings
+    from pixgrade.errors import ConfigError
+    from pixgrade.policy import list_presets, load_policy, preset_text
+
+    if args.list_policies:
+        for name in list_presets():
+            print(f"{name:<12} {load_policy(name).description.splitlines()[0] if load_policy(name).description else ''}")
+        return 0
+    if args.show_policy:
+        sys.stdout.write(preset_text(args.show_policy))
+        return 0
+    if not args.paths:
+        raise ConfigError("give at least one PATH (an image file or folder)")
+    for p in args.paths:
+        if not Path(p).exists():
+            raise ConfigError(f"{p}: no such file or folder")
+    if not args.output and not args.dry_run:
+        raise ConfigError("give an output folder with -o OUTDIR (or use --dry-run)")
+    if not 0.0 < args.similarity <= 1.0:
+        raise ConfigError(f"--similarity must be in (0, 1], got {args.similarity}")
+    policy = load_policy(args.policy)
+    outdir = Path(args.output) if args.output else None
+    if outdir is not None and outdir.exists() and not outdir.is_dir():
+        raise ConfigError(f"{outdir}: exists and is not a folder")
+
+    model: str | None = args.model
+    if model is not None and model.lower() == "none":
+        model = None
+    elif model != "default" and not Path(model).is_file():
+        raise ConfigError(f"{model}: model checkpoint not found (use --model default, none or a checkpoint path)")
+    if model == "default":
+        from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+
+        if not DEFAULT_MODEL_PATH.is_file():
+            raise ConfigError(
+                f"the default model weights are not installed ({DEFAULT_MODEL_PATH}); use --model none for "
+                "measures only, or --model PATH for a checkpoint"
+            )
+
+    settings = FilterSettings(
+        policy=policy,
+        group_by=args.group_by,
+        model=model,
+        backend=args.backend,
+        workers=args.workers,
+        duplicates=None if args.duplicates == "off" else DuplicateSettings(args.hash_distance, args.similarity),
+        duplicate_scope="all" if args.duplicates == "all" else "product",
+        text_detector=args.text_detector,
+    )
+    catalog_path = ":memory:" if args.dry_run else (args.catalog or str(outdir / "catalog.sqlite"))  # type: ignore[operator]
+    if args.dry_run and args.catalog and Path(args.catalog).is_file():
+        # A dry run may read the stored scores but must not write: work on an in-memory copy.
+        import sqlite3
+
+        source = sqlite3.connect(f"file:{args.catalog}?mode=ro", uri=True)
+        catalog = Catalog(":memory:")
+        catalog.conn.close()
+        catalog.conn = sqlite3.connect(":memory:")
+        source.backup(catalog.conn)
+        source.close()
+    else:
+        catalog = Catalog(catalog_path)
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    with catalog:
+        outcome = run_filter(args.paths, settings, catalog, exclude=[outdir] if outdir else [],
+                             command=" ".join(["pixgrade", "filter", *sys.argv[2:]]), progress=say)
+
+    destinations: dict[str, str] = {}
+    if args.placement != "none" and outdir is not None:
+        for record in outcome.records:
+            decision = record.decision
+            assert decision is not None
+            if not Path(record.path).is_file():
+                continue
+            folder = outdir / _FOLDERS[decision.decision] / _product_folder(decision.product)
+            try:
+                dst, written = place_file(record.path, folder, args.placement, dry_run=args.dry_run)
+            except OSError as exc:
+                say(f"{record.path}: could not {args.placement} into {folder}: {exc.strerror or exc}")
+                continue
+            destinations[record.path] = str(dst)
+            if args.dry_run:
+                print(f"would {args.placement if written else 'keep'} {record.path} -> {dst}")
+
+    rows = []
+    for record in outcome.records:
+        d = record.decision
+        assert d is not None
+        r = record.result
+        rows.append({
+            "path": record.path, "product": d.product, "decision": d.decision, "main": d.main, "rank": d.rank,
+            "score": None if r.score is None else round(r.score, 3), "grade": r.grade, "duplicate_of": d.duplicate_of,
+            "reasons": "; ".join(d.reasons), "warnings": "; ".join(d.warnings),
+            "destination": destinations.get(record.path), "width": r.width, "height": r.height, "format": r.format,
+            "sha256": r.sha256, "error": r.error,
+        })
+    counts = Counter(row["decision"] for row in rows)
+    reason_counts: Counter[str] = Counter()
+    for record in outcome.records:
+        verdict = record.verdict
+        if verdict is None:
+            continue
+        if verdict.error:
+            reason_counts["unreadable file"] += 1
+        for failure in verdict.failures:
+            reason_counts[failure.rule] += 1
+    summary = {
+        "images": len(rows), "products": len(outcome.products), "reused": outcome.n_reused,
+        "decisions": dict(counts), "rejections_by_rule": dict(reason_counts.most_common()),
+        "duplicate_clusters": len(outcome.clusters),
+    }
+    if args.dry_run or outdir is None:
+        print(json.dumps(summary, indent=2))
+        return 1 if outcome.n_failed else 0
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    csv_path = _output_file(outdir, "decisions.csv")
+    _write_text(csv_path, buffer.getvalue())
+    top_k = args.top_k or None
+    document = {
+        "generator": GENERATOR,
+        "policy": {"name": policy.name, "source": policy.path or f"preset {policy.name}", "sources": list(policy.sources)},
+        "summary": summary,
+        "products": [
+            {"product": p.product, "main": p.main, "main_passes": p.main_passes, "top": p.ranking[:top_k]}
+            for p in outcome.products
+        ],
+        "duplicate_clusters": [{"keep": keep, "duplicates": dups} for keep, dups in outcome.clusters],
+        "images": [
+            {**row, "rules": [] if rec.verdict is None else rec.verdict.rules}
+            for row, rec in zip(rows, outcome.records, strict=True)
+        ],
+    }
+    json_path = _output_file(outdir, "decisions.json")
+    _write_text(json_path, json.dumps(document, indent=1, default=_json_default))
+    written = [str(csv_path), str(json_path)]
+    if not args.no_report:
+        from pixgrade.report.filter_report import render_filter_report
+
+        report_path = _output_file(outdir, "report.html")
+        _write_text(report_path, render_filter_report(outcome, policy, generator=GENERATOR))
+        written.append(str(report_path))
+    print(f"{summary['images']} images, {summary['products']} products: "
+          + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("main", "accept", "reject", "duplicate")))
+    if reason_counts:
+        print("rejected by: " + ", ".join(f"{rule} {n}" for rule, n in reason_counts.most_common()))
+    print("wrote " + ", ".join(written) + f"; catalogue {catalog_path}")
+    return 1 if outcome.n_failed else 0
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

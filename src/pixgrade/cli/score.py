@@ -1,0 +1,203 @@
+"""``pixgrade score``: score image files and folders into a table (CSV/JSONL/Parquet) and an HTML page."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+DESCRIPTION = """\
+Score every image under the given files and folders (recursively; the content decides what is an image):
+a 0-5 quality score, a whole grade, plain-language reasons and per-factor diagnostics, one row per file.
+Unreadable files get a row too, with the cause in the error column; they never stop the run.
+
+Exit status: 0 all scored, 1 some files failed (see the error column), 2 usage error.
+"""
+
+EPILOG = """\
+examples:
+  pixgrade score photos/ -o results.csv --html report.html
+  pixgrade score photos/ -o results.parquet --resume      # continue an interrupted run
+  pixgrade score shoe.jpg --model none                    # measures only, table on stdout
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Declare ``pixgrade score`` and its options."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "score",
+        help="score images: 0-5 quality, grade, reasons, factor diagnostics",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders (searched recursively)")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="results table: .csv, .jsonl or .parquet (default: a table on stdout)"
+    )
+    parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with thumbnails")
+    parser.add_argument(
+        "--model",
+        default="default",
+        metavar="default|none|PATH",
+        help="'default' (shipped model), 'none' (measures only: a documented heuristic score), or a checkpoint",
+    )
+    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="model runtime")
+    parser.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="processes decoding and measuring images (0 = in this process; default: one per CPU)",
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=16, metavar="N", help="images per model batch (default 16)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the rows already in the output and score only the other files"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=100_000_000,
+        metavar="N",
+        help="refuse images with more pixels than this (decompression-bomb guard; default 100,000,000)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return parser
+
+
+def _table_line(row: dict[str, Any]) -> str:
+    score = "" if row["score"] is None else f"{row['score']:.2f}"
+    grade = "" if row["grade"] is None else str(row["grade"])
+    detail = f"error: {row['error']}" if row["error"] else (row["reasons"] or "")
+    return f"{score:>5}  {grade:>5}  {row['path']}  {detail}".rstrip()
+
+
+def _load_scorer(args: argparse.Namespace) -> Any:
+    from pixgrade.errors import ConfigError
+    from pixgrade.pipeline import Scorer
+
+    model: str | None = args.model
+    if model is not None and model.lower() == "none":
+        model = None
+    elif model is not None and model != "default" and not Path(model).is_file():
+        raise ConfigError(f"{model}: model checkpoint not found (use --model default, none or a checkpoint path)")
+    try:
+        return Scorer(model=model, backend=args.backend, max_pixels=args.max_pixels)
+    except FileNotFoundError as exc:
+        if model == "default":
+            raise ConfigError(
+                f"the default model weights are not installed ({exc}); use --model none for measures only, "
+                "or --model PATH for a checkpoint"
+            ) from None
+        raise ConfigError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the files; returns 0 (all scored), 1 (some failed) or 2 (usage error, via ConfigError)."""
+    from tqdm import tqdm
+
+    from pixgrade.errors import ConfigError
+    from pixgrade.io import iter_image_files
+    from pixgrade.pipeline import check_output, open_writer, read_rows
+    from pixgrade.pipeline.writers import ResultWriter, normalise_path
+
+    output = Path(args.output) if args.output else None
+    html = Path(args.html) if args.html else None
+    if output is not None:
+        check_output(output, resume=args.resume, overwrite=args.overwrite)
+    elif args.resume or args.overwrite:
+        raise ConfigError("--resume and --overwrite apply to an output file: give one with -o")
+    if html is not None:
+        if html.is_dir():
+            raise ConfigError(f"{html}: is a directory; give a file name for the HTML page")
+        if html.exists() and not (args.overwrite or args.resume):
+            raise ConfigError(f"{html}: already exists; use --overwrite to replace it")
+        if output is not None and html.resolve() == output.resolve():
+            raise ConfigError("--html and -o must be different files")
+
+    files = [str(p) for p in iter_image_files(args.paths)]  # raises for a missing path (exit 2)
+    if not files:
+        raise ConfigError(f"no files found in {', '.join(args.paths)}")
+
+    scorer = _load_scorer(args)
+    writer: ResultWriter | None = None
+    if output is not None:
+        writer = open_writer(output, resume=args.resume, overwrite=args.overwrite)
+    done = writer.existing_paths if writer is not None else set()
+    todo = [f for f in files if normalise_path(f) not in done]
+    skipped = len(files) - len(todo)
+
+    rows: list[dict[str, Any]] = []
+    n_scored = n_failed = 0
+    try:
+        with tqdm(
+            total=len(todo), unit="img", desc="scoring", file=sys.stderr, disable=args.no_progress or None
+        ) as bar:
+            if output is None:
+                tqdm.write(f"{'score':>5}  {'grade':>5}  path  reasons", file=sys.stdout)
+            for result in scorer.score_paths(todo, workers=args.workers, batch_size=args.batch_size):
+                row = result.to_row()
+                if writer is not None:
+                    writer.write(row)
+                else:
+                    tqdm.write(_table_line(row), file=sys.stdout)
+                    if html is not None:
+                        rows.append(row)
+                n_scored += result.error is None
+                n_failed += result.error is not None
+                bar.update(1)
+    except KeyboardInterrupt:
+        if writer is not None:
+            writer.close()
+            print(
+                f"interrupted after {n_scored + n_failed} images; {output} keeps every finished row: "
+                "run the same command with --resume to continue",
+                file=sys.stderr,
+            )
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+
+    total = n_scored + n_failed
+    summary = f"scored {total} image{'s' if total != 1 else ''}"
+    if n_failed:
+        summary += f", {n_failed} failed: see the error column"
+    if skipped:
+        summary += f" ({skipped} already in {output}, skipped)"
+    if output is not None:
+        summary += f"; results: {output}"
+    if html is not None:
+        from pixgrade.report.score_page import write_score_page
+
+        page_rows = list(read_rows(output)) if output is not None else rows
+        write_score_page(page_rows, html, model=scorer.model_name)
+        summary += f"; page: {html}"
+    print(summary, file=sys.stderr)
+    return 1 if n_failed else 0

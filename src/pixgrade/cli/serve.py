@@ -1,0 +1,109 @@
+"""``pixgrade serve``: the scoring API and web page (FastAPI on uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from typing import Any
+
+from pixgrade.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the scoring API and web page",
+        description=(
+            "Serve POST /v1/score, GET /v1/health, GET /metrics, the API docs at /docs and the web page at /. "
+            "Uploads only: the service never fetches URLs or reads server-side paths."
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)"
+    )
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    parser.add_argument("--model", default="default", help="'default' (shipped weights), a checkpoint path, or 'none'")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"), help="inference backend")
+    parser.add_argument("--policy", default=None, metavar="NAME", help="marketplace rule preset applied to each image")
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        metavar="KEY",
+        help="require this key on POST /v1/score (X-API-Key header); default: $PIXGRADE_API_KEY if set",
+    )
+    parser.add_argument("--max-batch", type=int, default=8, help="largest model batch (default: 8)")
+    parser.add_argument("--max-wait-ms", type=float, default=10.0, help="batching window in ms (default: 10)")
+    parser.add_argument(
+        "--max-queue", type=int, default=64, help="most images in progress; beyond it answer 503 (default: 64)"
+    )
+    parser.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted file in MB (default: 20)")
+    parser.add_argument("--max-files", type=int, default=16, help="most images per request (default: 16)")
+    parser.add_argument("--threads", type=int, default=2, help="threads decoding and measuring uploads (default: 2)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=0,
+        help="intra-op threads of the model (default 0: PyTorch's choice; 1 is faster on a busy small machine)",
+    )
+    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    return parser
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pixgrade.serve.app import create_app
+
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be in 1..65535, got {args.port}")
+    if args.max_upload_mb <= 0:
+        raise ConfigError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    api_key = args.api_key if args.api_key is not None else (os.environ.get("PIXGRADE_API_KEY") or None)
+    if not _is_loopback(args.host) and api_key is None:
+        print(
+            f"pixgrade serve: warning: listening on {args.host} without an API key; anyone who can reach this "
+            "address can use the service (set --api-key or PIXGRADE_API_KEY)",
+            file=sys.stderr,
+        )
+    if args.torch_threads < 0:
+        raise ConfigError(f"--torch-threads must be >= 0, got {args.torch_threads}")
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    from pixgrade.pipeline.scorer import Scorer
+
+    try:
+        scorer = Scorer(model=args.model, backend=args.backend)
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{exc}; pass --model CHECKPOINT for a trained checkpoint, or --model none for factor measures only"
+        ) from None
+    app = create_app(
+        scorer,
+        policy=args.policy,
+        api_key=api_key,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        max_queue=args.max_queue,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_files=args.max_files,
+        decode_threads=args.threads,
+    )
+    print(f"pixgrade serve: http://{args.host}:{args.port}/  (API docs: /docs, metrics: /metrics)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug")
+    return 0

@@ -1,0 +1,142 @@
+"""INT8 quantisation of an exported pixgrade ONNX model with ONNX Runtime's quantisation tools.
+
+Two methods:
+
+- ``"static"`` (default): activations and weights in 8 bits, QDQ format, per-channel weights, activation ranges
+  calibrated on real-looking images given by the caller (ONNX Runtime then runs ``QLinearConv`` kernels).
+- ``"dynamic"``: weights in 8 bits, activation ranges computed per run; no calibration images, but on CPU the
+  ``ConvInteger`` kernels are usually slower than fp32 for a MobileNet (see docs/performance.md).
+
+Only convolutions (and the heads' matrix products) are quantised: the mean/standard-deviation pooling and the
+normalisation stay in float, since squaring and square roots lose too much in 8 bits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixgrade.model.onnx_predictor import INPUT_NAME, read_onnx_metadata, write_onnx_metadata
+from pixgrade.model.predictor import resize_for_model
+
+__all__ = ["QUANT_METHODS", "CalibrationImages", "quantize_int8"]
+
+logger = logging.getLogger(__name__)
+
+QUANT_METHODS = ("static", "dynamic")
+_QUANTISED_OPS = ["Conv", "MatMul", "Gemm"]
+
+
+@dataclass
+class CalibrationImages:
+    """Calibration inputs for static quantisation: RGB uint8 arrays or image paths, resized per the model's
+    input policy (``max_side``/``min_side`` from the model metadata) exactly as at inference time."""
+
+    images: Sequence[np.ndarray | str | Path]
+    max_side: int
+    min_side: int
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        from pixgrade.io import load_image
+
+        for item in self.images:
+            rgb = item if isinstance(item, np.ndarray) else load_image(item, max_side=self.max_side).rgb
+            yield np.ascontiguousarray(resize_for_model(rgb, self.max_side, self.min_side))[None]
+
+
+def _reader(calibration: CalibrationImages) -> Any:
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class _Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._iter = iter(calibration)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self._iter, None)
+            return None if batch is None else {INPUT_NAME: batch}
+
+    return _Reader()
+
+
+def quantize_int8(
+    fp32_model: str | Path,
+    output: str | Path,
+    calibration_images: Sequence[np.ndarray | str | Path] = (),
+    *,
+    method: str = "static",
+    per_channel: bool = True,
+) -> Path:
+    """Quantise an fp32 pixgrade ONNX export to INT8; writes ``output`` atomically and returns it.
+
+    Args:
+        fp32_model: an ONNX file written by :func:`pixgrade.model.onnx_predictor.export_onnx`.
+        output: where to write the INT8 model (the pixgrade metadata is carried over, with
+            ``onnx.quantization`` set to e.g. ``"int8-static-qdq-per-channel"``).
+        calibration_images: RGB uint8 arrays or image paths (static only); use a few dozen photographs like the
+            ones to be scored (product photos, camera pictures), not synthetic noise.
+        method: ``"static"`` or ``"dynamic"``.
+        per_channel: per-output-channel weight scales (more accurate for depthwise convolutions).
+
+    Raises:
+        ValueError: unknown method, or static quantisation without calibration images.
+        OnnxModelError: ``fp32_model`` is not a pixgrade export.
+    """
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if method not in QUANT_METHODS:
+        raise ValueError(f"unknown quantisation method {method!r}; choose one of {', '.join(QUANT_METHODS)}")
+    if method == "static" and not calibration_images:
+        raise ValueError("static INT8 quantisation needs calibration images (a few dozen typical photographs)")
+    fp32_model, output = Path(fp32_model), Path(output)
+    info = read_onnx_metadata(fp32_model)
+    if (info.get("onnx") or {}).get("quantization"):
+        raise ValueError(f"{fp32_model}: already quantised ({info['onnx']['quantization']}); give the fp32 export")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pixgrade-quant-", dir=output.parent) as tmpdir:
+        prepared = Path(tmpdir) / "prepared.onnx"
+        quantised = Path(tmpdir) / "quantised.onnx"
+        # Shape inference + graph optimisation (BatchNorm folding) first, as ONNX Runtime recommends.
+        quant_pre_process(str(fp32_model), str(prepared), skip_symbolic_shape=False)
+        if method == "static":
+            config = info["config"]
+            calibration = CalibrationImages(calibration_images, config["max_side"], config["min_side"])
+            quantize_static(
+                str(prepared),
+                str(quantised),
+                _reader(calibration),
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=_QUANTISED_OPS,
+                per_channel=per_channel,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            )
+            label = f"int8-static-qdq{'-per-channel' if per_channel else ''}"
+        else:
+            quantize_dynamic(
+                str(prepared),
+                str(quantised),
+                op_types_to_quantize=_QUANTISED_OPS,
+                per_channel=per_channel,
+                weight_type=QuantType.QInt8,
+            )
+            label = f"int8-dynamic{'-per-channel' if per_channel else ''}"
+        model = onnx.load(str(quantised))
+        info["onnx"] = {**info["onnx"], "quantization": label, "calibration_images": len(calibration_images)}
+        write_onnx_metadata(model, info)
+        model.producer_name = "pixgrade"
+        staged = Path(tmpdir) / "final.onnx"
+        onnx.save(model, str(staged))
+        os.replace(staged, output)
+    logger.info("wrote %s (%s)", output, label)
+    return output

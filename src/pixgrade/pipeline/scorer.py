@@ -1,0 +1,198 @@
+"""``Scorer``: measures + model → :class:`~pixgrade.pipeline.result.ImageResult`, one image or a stream of files."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pixgrade.errors import ConfigError
+from pixgrade.measures import FACTOR_NAMES, WORK_SIDE
+from pixgrade.pipeline.analysis import Analysis, AnalysisSettings, analyse, analyse_chunk, init_worker, run_model
+from pixgrade.pipeline.combine import build_reasons, measures_score
+from pixgrade.pipeline.parallel import ChunkMap, usable_cpus
+from pixgrade.pipeline.result import ImageResult, grade_from_score
+
+__all__ = ["Scorer", "default_workers"]
+
+
+def default_workers(n_items: int | None = None) -> int:
+    """Worker processes used when ``workers=None``: one per usable CPU, none (in-process) for fewer than 8 items,
+    where starting processes costs more than it saves."""
+    if n_items is not None and n_items < 8:
+        return 0
+    return usable_cpus()
+
+
+class Scorer:
+    """Scores images: decodes them, measures every factor, and runs the quality model when there is one.
+
+    Args:
+        model: ``"default"`` (the weights shipped with pixgrade), a checkpoint path, an already loaded
+            ``Predictor`` (anything with ``predict(images) -> list[ModelOutput]`` and ``input_max_side``), or
+            ``None``/``"none"`` for measures only (score from :func:`~pixgrade.pipeline.combine.measures_score`).
+        backend: ``"auto"``, ``"torch"`` or ``"onnx"`` (passed to ``load_predictor``).
+        factors: factor names to measure (default: all of :data:`pixgrade.measures.FACTOR_NAMES`).
+        max_pixels: refuse images with more pixels than this (decompression-bomb guard).
+        analysis_max_side: decode at most this longest side (``None``: full resolution). ``"auto"`` (default) is
+            the larger of the measures' working size (:data:`pixgrade.measures.WORK_SIDE`, 512) and the
+            model's ``input_max_side``: nothing downstream looks at finer pixels, so decoding more is wasted
+            (JPEGs decode much faster at reduced size). Resolution and aspect ratio always come from the file's
+            own size; blockiness of a reduced JPEG is read from its quantisation tables (see docs/scoring.md).
+        model_in_workers: run the model inside the worker processes instead of in batches in the main process.
+
+    Raises:
+        FileNotFoundError: the model checkpoint does not exist.
+        ConfigError: an unknown factor name or a bad setting.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | Any | None = "default",
+        backend: str = "auto",
+        factors: Sequence[str] | None = None,
+        max_pixels: int = 100_000_000,
+        *,
+        analysis_max_side: int | Literal["auto"] | None = "auto",
+        model_in_workers: bool = False,
+    ) -> None:
+        if factors is not None:
+            unknown = [name for name in factors if name not in FACTOR_NAMES]
+            if unknown:
+                raise ConfigError(f"unknown factor(s) {', '.join(unknown)}; known: {', '.join(FACTOR_NAMES)}")
+        if max_pixels <= 0:
+            raise ConfigError(f"max_pixels must be positive, got {max_pixels}")
+        if isinstance(analysis_max_side, int) and analysis_max_side < 64:
+            raise ConfigError(f"analysis_max_side must be at least 64, got {analysis_max_side}")
+        self.factor_names: tuple[str, ...] = tuple(factors) if factors is not None else FACTOR_NAMES
+        self.max_pixels = max_pixels
+        self.backend = backend
+        self.model_in_workers = model_in_workers
+        self._model_spec: Any = None
+        self.predictor: Any = None
+        if model is None or (isinstance(model, str) and model.lower() == "none"):
+            self.model_name = "none"
+        elif isinstance(model, str | Path):
+            from pixgrade.model.predictor import load_predictor
+
+            self.predictor = load_predictor(str(model), backend=backend)
+            self.model_name = str(model)
+            self._model_spec = str(model)
+        else:
+            if not hasattr(model, "predict") or not hasattr(model, "input_max_side"):
+                raise ConfigError("model must be 'default', 'none', a checkpoint path or a Predictor")
+            self.predictor = model
+            self.model_name = type(model).__name__
+            self._model_spec = model
+        if analysis_max_side == "auto":
+            model_side = int(self.predictor.input_max_side) if self.predictor is not None else 0
+            analysis_max_side = max(WORK_SIDE, model_side)
+        self.analysis_max_side: int | None = analysis_max_side
+
+    @property
+    def settings(self) -> AnalysisSettings:
+        """The per-image settings sent to workers."""
+        return AnalysisSettings(
+            factor_names=self.factor_names,
+            max_pixels=self.max_pixels,
+            analysis_max_side=self.analysis_max_side,
+            model_max_side=int(self.predictor.input_max_side) if self.predictor is not None else None,
+        )
+
+    def finish(self, analysis: Analysis) -> ImageResult:
+        """Turn an :class:`Analysis` (after the model ran, if any) into the final :class:`ImageResult`."""
+        result = ImageResult(
+            path=analysis.path,
+            factors=analysis.factors,
+            error=analysis.error,
+            width=analysis.width,
+            height=analysis.height,
+            format=analysis.format,
+            sha256=analysis.sha256,
+        )
+        if analysis.error is not None:
+            return result
+        output = analysis.model_output
+        if output is not None:
+            result.score = float(output.score)
+            result.severities = dict(output.severities)
+            result.embedding = output.embedding
+        elif self.predictor is None:
+            result.score = measures_score(analysis.factors)
+        else:
+            result.error = "the model produced no output for this image"
+            return result
+        if result.score is not None and not math.isfinite(result.score):
+            result.score = None
+        result.grade = grade_from_score(result.score)
+        result.reasons = build_reasons(result.factors, result.severities)
+        return result
+
+    def score_image(self, source: str | Path | bytes) -> ImageResult:
+        """Score one image (file path or encoded bytes) in this process. Never raises for a bad image: the
+        result's ``error`` says why it could not be scored."""
+        analysis = analyse(source, self.settings)
+        if self.predictor is not None:
+            run_model(self.predictor, [analysis])
+        return self.finish(analysis)
+
+    def _failed(self, path: str, message: str) -> Analysis:
+        return Analysis(path=path, error=message)
+
+    def score_paths(
+        self, paths: Iterable[str | Path], workers: int | None = None, batch_size: int = 16
+    ) -> Iterator[ImageResult]:
+        """Score files as a stream: one :class:`ImageResult` per input path, in input order.
+
+        Decoding and measuring run in ``workers`` processes (``0``: in this process; ``None``: one per CPU, see
+        :func:`default_workers`); at most a few chunks per worker are in flight, so memory stays flat however
+        many paths there are. The model runs in this process on batches of ``batch_size`` images (or in the
+        workers with ``model_in_workers=True``). A worker that crashes is replaced and only the file that
+        crashed it is marked failed.
+        """
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        names = (str(p) for p in paths)
+        if workers is None:
+            workers = default_workers(len(paths) if isinstance(paths, Sequence) else None)
+        if workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {workers}")
+        settings = self.settings
+        in_workers = self.model_in_workers and self.predictor is not None and workers > 0
+        analyses: Iterator[Analysis]
+        if workers == 0:
+            analyses = (analyse(name, settings) for name in names)
+        else:
+            chunk_size = 4
+            mapper: ChunkMap[str, Analysis] = ChunkMap(
+                analyse_chunk,
+                (settings,),
+                workers=workers,
+                chunk_size=chunk_size,
+                # enough queued work to keep every worker busy while the main process runs a model batch
+                max_pending=2 * workers + math.ceil(batch_size / chunk_size),
+                on_failure=self._failed,
+                initializer=init_worker,
+                initargs=(self._model_spec, self.backend) if in_workers else (),
+            )
+            analyses = mapper(names)
+        try:
+            if self.predictor is None or in_workers:
+                for analysis in analyses:
+                    yield self.finish(analysis)
+                return
+            batch: list[Analysis] = []
+            for analysis in analyses:
+                batch.append(analysis)
+                if len(batch) >= batch_size:
+                    run_model(self.predictor, batch)
+                    yield from (self.finish(a) for a in batch)
+                    batch = []
+            if batch:
+                run_model(self.predictor, batch)
+                yield from (self.finish(a) for a in batch)
+        finally:
+            close = getattr(analyses, "close", None)
+            if close is not None:
+                close()  # stops the worker pool at once when the caller stops early (Ctrl-C, break)

@@ -1,0 +1,402 @@
+"""The FastAPI application: ``POST /v1/score``, ``GET /v1/health``, ``GET /metrics``, the web page at ``/``.
+
+Build it with :func:`create_app`; tests inject a :class:`~pixgrade.pipeline.Scorer` (or a bare
+``Predictor``) with any model, production uses the shipped default model.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pixgrade import __version__
+from pixgrade.errors import ConfigError
+from pixgrade.serve.engine import ImageOutcome, Overloaded, ScoringEngine
+from pixgrade.serve.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
+from pixgrade.serve.policy_adapter import PolicyAdapter
+from pixgrade.serve.schemas import (
+    ErrorBody,
+    FactorInfo,
+    FactorOut,
+    HealthOut,
+    HeatmapOut,
+    ImageError,
+    ImageScore,
+    PolicyOut,
+    ScoreResponse,
+    finite,
+)
+from pixgrade.serve.uploads import UploadError, read_multipart
+
+__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "STATIC_DIR", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "malformed request (e.g. broken multipart body)"},
+    401: {"model": ErrorBody, "description": "missing or wrong API key (when the server requires one)"},
+    413: {"model": ErrorBody, "description": "an upload over the size limit, too many files, or too many pixels"},
+    415: {"model": ErrorBody, "description": "not multipart/form-data, or the content is not an image"},
+    422: {"model": ErrorBody, "description": "corrupt or empty image, no image sent, or a bad query parameter"},
+    500: {"model": ErrorBody, "description": "the images could not be processed"},
+    503: {
+        "model": ErrorBody,
+        "description": "the service is at capacity; retry after the number of seconds in Retry-After",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+    },
+}
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "one or more images (JPEG, PNG, WebP, HEIC, ...; the content decides)",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _image_json(outcome: ImageOutcome) -> ImageScore:
+    result = outcome.result
+    item = ImageScore(filename=outcome.filename, ok=outcome.ok)
+    if result is not None:
+        item.factors = {
+            name: FactorOut(score=finite(f.score), value=finite(f.value, 6), flag=bool(f.flag), reason=f.reason)
+            for name, f in result.factors.items()
+        }
+        item.width, item.height, item.format, item.sha256 = result.width, result.height, result.format, result.sha256
+    if outcome.ok and result is not None:
+        item.score = finite(result.score, 3)
+        item.grade = result.grade
+        item.severities = {name: finite(v) for name, v in result.severities.items()}
+        item.reasons = list(result.reasons)
+        if outcome.policy is not None:
+            item.policy = PolicyOut(**outcome.policy)
+        if outcome.heatmap_png is not None and outcome.heatmap_size is not None:
+            item.heatmap = HeatmapOut(
+                png_base64=outcome.heatmap_base64 or "",
+                width=outcome.heatmap_size[0],
+                height=outcome.heatmap_size[1],
+                method=outcome.heatmap_method or "",
+            )
+    else:
+        item.error = ImageError(
+            status=outcome.status, code=outcome.code or "error", message=outcome.message or "could not be scored"
+        )
+    return item
+
+
+class _MetricsMiddleware:
+    """Counts requests by route template and status, and times them (pure ASGI, so streaming is untouched)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            if route is None:
+                route = "/static" if str(scope.get("path", "")).startswith("/static/") else "unmatched"
+            method = str(scope.get("method", "GET"))
+            self.metrics.requests.labels(method, route, str(status[0])).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
+
+
+def _swagger_assets() -> Path | None:
+    """Local Swagger UI 5 assets from the ``swagger-ui-bundle-v2`` package, when installed."""
+    try:
+        import swagger_ui_bundle
+    except ImportError:
+        return None
+    path = Path(getattr(swagger_ui_bundle, "swagger_ui_path", ""))
+    return path if (path / "swagger-ui-bundle.js").is_file() and "swagger-ui-5" in path.name else None
+
+
+def create_app(
+    scorer: Any = None,
+    *,
+    model: str = "default",
+    policy: str | PolicyAdapter | None = None,
+    api_key: str | None = None,
+    max_batch: int = 8,
+    max_wait_ms: float = 10.0,
+    max_queue: int = 64,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_files: int = 16,
+    decode_threads: int = 2,
+    heatmap_method: str = "gradcam",
+) -> FastAPI:
+    """Build the scoring service.
+
+    Args:
+        scorer: a :class:`~pixgrade.pipeline.Scorer`, or a ``Predictor`` (wrapped in a Scorer), or ``None`` to
+            build ``Scorer(model)``.
+        model: used only when ``scorer`` is None: ``"default"``, a checkpoint path or ``"none"`` (measures only).
+        policy: a policy preset name, a :class:`PolicyAdapter`, or None (no rule verdicts).
+        api_key: when set, ``POST /v1/score`` requires it in ``X-API-Key`` or ``Authorization: Bearer``.
+        max_batch: largest model batch.
+        max_wait_ms: how long the model worker waits to fill a batch.
+        max_queue: most images in the service at once; beyond it requests get 503 with ``Retry-After``.
+        max_upload_bytes: largest accepted file (413 beyond, checked while reading).
+        max_files: most images per request (capped at ``max_queue``).
+        decode_threads: threads decoding and measuring uploads.
+        heatmap_method: see :data:`pixgrade.explain.EXPLAIN_METHODS`.
+
+    Raises:
+        FileNotFoundError: ``scorer`` is None and the model checkpoint does not exist.
+        ConfigError: a limit is not positive, or the policy cannot be loaded.
+    """
+    for name, value in (
+        ("max_batch", max_batch),
+        ("max_queue", max_queue),
+        ("max_upload_bytes", max_upload_bytes),
+        ("max_files", max_files),
+        ("decode_threads", decode_threads),
+    ):
+        if value < 1:
+            raise ConfigError(f"{name} must be >= 1, got {value}")
+    if max_wait_ms < 0:
+        raise ConfigError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
+    if api_key is not None and not api_key:
+        raise ConfigError("api_key must not be empty (pass None to serve without a key)")
+    from pixgrade.pipeline.scorer import Scorer
+
+    if scorer is None:
+        scorer = Scorer(model=model)
+    elif not hasattr(scorer, "finish"):
+        scorer = Scorer(model=scorer)
+    adapter = PolicyAdapter.load(policy) if isinstance(policy, str) else policy
+    max_files = min(max_files, max_queue)
+
+    metrics = ServiceMetrics(max_batch)
+    engine = ScoringEngine(
+        scorer,
+        policy=adapter,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        max_queue=max_queue,
+        decode_threads=decode_threads,
+        metrics=metrics,
+        heatmap_method=heatmap_method,
+    )
+    model_name = str(getattr(scorer, "model_name", "unknown"))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine.start()
+        try:
+            yield
+        finally:
+            engine.stop()
+
+    app = FastAPI(
+        title="pixgrade",
+        version=__version__,
+        summary="Quality grading of product photos: a 0-5 score, per-factor diagnostics, reasons and heatmaps.",
+        description=(
+            "Upload images to `POST /v1/score` as multipart/form-data (field `files`, repeatable). "
+            "The service never fetches URLs and never reads server-side paths."
+        ),
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.metrics = metrics
+    app.add_middleware(_MetricsMiddleware, metrics=metrics)  # type: ignore[arg-type]
+
+    # -- errors ----------------------------------------------------------------------------------------------------
+    @app.exception_handler(UploadError)
+    async def _upload_error(request: Request, exc: UploadError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers={"Connection": "close"})
+
+    @app.exception_handler(Overloaded)
+    async def _overloaded(request: Request, exc: Overloaded) -> JSONResponse:
+        metrics.overload.inc()
+        return JSONResponse({"detail": exc.detail}, status_code=503, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}" for err in exc.errors()
+        )
+        return JSONResponse({"detail": problems or "invalid request"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    # -- auth ------------------------------------------------------------------------------------------------------
+    key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the server's API key")
+    bearer = HTTPBearer(auto_error=False, description="the server's API key as a bearer token")
+    expected = api_key.encode("utf-8") if api_key else None
+
+    async def require_key(
+        header_key: str | None = Depends(key_header),
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    ) -> None:
+        if expected is None:
+            return
+        given = header_key if header_key is not None else (credentials.credentials if credentials else None)
+        # Constant-time comparison of the bytes (compare_digest on equal-length inputs does not leak the prefix).
+        if given is None or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
+            raise HTTPException(
+                401,
+                "missing or wrong API key: send it in the X-API-Key header (or Authorization: Bearer KEY)",
+                headers={"WWW-Authenticate": 'Bearer realm="pixgrade"'},
+            )
+
+    score_dependencies = [Depends(require_key)] if expected is not None else []
+
+    # -- API -------------------------------------------------------------------------------------------------------
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        responses=_ERRORS,
+        openapi_extra=_UPLOAD_BODY,
+        dependencies=score_dependencies,
+        summary="Score one or several images",
+        tags=["scoring"],
+    )
+    async def score(
+        request: Request,
+        heatmap: bool = Query(False, description="also return a heatmap overlay PNG (base64) per image"),
+    ) -> Any:
+        """Score the uploaded images: overall score and grade, per-factor scores, reasons, the policy's rule
+        verdicts and, with `heatmap=true`, where the image lost points.
+
+        The answer is 200 when at least one image was scored; failed images then carry an `error`. When no image
+        could be scored the status is that of the failure (415 not an image, 422 corrupt, 413 too many pixels)."""
+        engine.check_capacity()
+        if heatmap and not engine.can_explain:
+            raise HTTPException(400, "heatmaps need the PyTorch quality model; this server has none loaded")
+        uploads = await read_multipart(
+            request.headers.get("content-type"),
+            request.headers.get("content-length"),
+            request.stream(),
+            max_upload_bytes=max_upload_bytes,
+            max_files=max_files,
+        )
+        outcomes = await engine.score(uploads, heatmap=heatmap)
+        items = [_image_json(o) for o in outcomes]
+        if not any(o.ok for o in outcomes):
+            statuses = {o.status for o in outcomes}
+            status = statuses.pop() if len(statuses) == 1 else 422
+            detail = "; ".join(o.message or o.filename for o in outcomes)
+            body = ErrorBody(detail=detail, results=items)
+            return JSONResponse(body.model_dump(mode="json"), status_code=status)
+        return ScoreResponse(results=items, model=model_name, policy=adapter.name if adapter else None)
+
+    @app.get("/v1/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["service"])
+    async def health() -> Any:
+        """Liveness and limits. 503 when the model worker is not running."""
+        engine.start()
+        body = HealthOut(
+            status="ok" if engine.running else "unavailable",
+            version=__version__,
+            model=model_name,
+            heatmaps=engine.can_explain,
+            policy=adapter.name if adapter else None,
+            auth_required=expected is not None,
+            queue_depth=engine.batcher.depth,
+            in_flight=engine.in_flight,
+            max_queue=max_queue,
+            max_batch=max_batch,
+            max_files=max_files,
+            max_upload_bytes=max_upload_bytes,
+        )
+        if not engine.running:
+            return JSONResponse(body.model_dump(), status_code=503)
+        return body
+
+    @app.get("/v1/factors", response_model=list[FactorInfo], tags=["service"])
+    async def factors() -> Any:
+        """What each factor measures, its unit, direction and problem threshold."""
+        from pixgrade.measures import list_factors
+
+        return [
+            FactorInfo(
+                name=s.name, description=s.description, unit=s.unit, direction=s.direction, threshold=s.threshold
+            )
+            for s in list_factors()
+        ]
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "metrics"}},
+        tags=["service"],
+    )
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics: request counts and latencies, image outcomes, queue depth, model batch sizes."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    # -- web page and docs -----------------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    swagger = _swagger_assets()
+    if swagger is not None:
+        app.mount("/docs-assets", StaticFiles(directory=swagger), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        if swagger is None:  # fall back to FastAPI's default (Swagger UI from a CDN)
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="pixgrade API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="pixgrade API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    return app

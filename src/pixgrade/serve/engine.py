@@ -1,0 +1,349 @@
+"""The scoring engine behind the HTTP API: admission control, a decode/measure thread pool, a micro-batched model.
+
+One image's way through the service::
+
+    upload bytes ─► thread pool: decode + factor measures (pipeline.analyse) ─► model queue (bounded)
+                 ─► model worker thread: batches of ≤ max_batch (predict, or Grad-CAM for heatmaps)
+                 ─► Scorer.finish (score, grade, reasons) ─► policy verdicts ─► JSON
+
+The event loop only parses uploads and awaits futures. Admission is bounded: at most ``max_queue`` images may
+be in the service at once (decoding, queued or in the model); beyond that a request is refused at once with
+:class:`Overloaded` (HTTP 503 + ``Retry-After``) instead of letting latency grow without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import logging
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pixgrade.errors import (
+    CorruptImageError,
+    DecompressionBombError,
+    EmptyFileError,
+    ImageLoadError,
+    NotAnImageError,
+)
+from pixgrade.explain import encode_png, explain_image, overlay_heatmap
+from pixgrade.io import load_image
+from pixgrade.pipeline.analysis import Analysis, analyse
+from pixgrade.pipeline.result import ImageResult
+from pixgrade.serve.batching import BatchStats, MicroBatcher, QueueFullError
+from pixgrade.serve.metrics import ServiceMetrics
+from pixgrade.serve.policy_adapter import PolicyAdapter
+from pixgrade.serve.uploads import Upload
+
+__all__ = ["HEATMAP_MAX_SIDE", "ImageOutcome", "ModelJob", "Overloaded", "ScoringEngine"]
+
+logger = logging.getLogger(__name__)
+
+#: Longest side of the heatmap overlay PNG returned by the API (the model never looks at more than its own
+#: input size, so a larger overlay would show no more detail).
+HEATMAP_MAX_SIDE = 512
+
+
+class Overloaded(Exception):
+    """The service is full; retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int, detail: str) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.detail = detail
+
+
+@dataclass
+class ModelJob:
+    """One image for the model worker."""
+
+    rgb: np.ndarray
+    heatmap: bool = False
+
+
+@dataclass
+class _ModelAnswer:
+    output: Any
+    heat: np.ndarray | None = None
+
+
+@dataclass
+class ImageOutcome:
+    """What the service says about one uploaded image."""
+
+    filename: str
+    result: ImageResult | None = None
+    status: int = 200
+    """200 when scored, else the HTTP status that fits the failure (413, 415, 422, 500)."""
+    code: str | None = None
+    """Machine-readable failure code, e.g. ``"not_an_image"``."""
+    message: str | None = None
+    policy: dict[str, Any] | None = None
+    heatmap_png: bytes | None = None
+    heatmap_size: tuple[int, int] | None = None
+    heatmap_method: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    @property
+    def heatmap_base64(self) -> str | None:
+        return base64.b64encode(self.heatmap_png).decode("ascii") if self.heatmap_png is not None else None
+
+
+def classify_load_error(exc: BaseException) -> tuple[int, str]:
+    """HTTP status and code for an image that could not be loaded."""
+    if isinstance(exc, NotAnImageError):
+        return 415, "not_an_image"
+    if isinstance(exc, EmptyFileError):
+        return 422, "empty_file"
+    if isinstance(exc, DecompressionBombError):
+        return 413, "too_many_pixels"
+    if isinstance(exc, CorruptImageError):
+        return 422, "corrupt_image"
+    return 422, "unreadable_image"
+
+
+class ScoringEngine:
+    """Scores uploaded images with a :class:`~pixgrade.pipeline.Scorer`'s settings and model.
+
+    Args:
+        scorer: a :class:`~pixgrade.pipeline.Scorer` (its ``settings``, ``predictor`` and ``finish`` are used).
+        policy: marketplace rules applied to every scored image, or ``None``.
+        max_batch: largest model batch.
+        max_wait_ms: how long the first image of a batch waits for companions.
+        max_queue: most images admitted at once (decoding, queued or in the model).
+        decode_threads: threads that decode and measure uploads.
+        metrics: where to record batch sizes and queue depth.
+        heatmap_method: explanation method (see :data:`pixgrade.explain.EXPLAIN_METHODS`).
+    """
+
+    def __init__(
+        self,
+        scorer: Any,
+        *,
+        policy: PolicyAdapter | None = None,
+        max_batch: int = 8,
+        max_wait_ms: float = 10.0,
+        max_queue: int = 64,
+        decode_threads: int = 2,
+        metrics: ServiceMetrics | None = None,
+        heatmap_method: str = "gradcam",
+    ) -> None:
+        if max_queue < 1:
+            raise ValueError(f"max_queue must be >= 1, got {max_queue}")
+        if decode_threads < 1:
+            raise ValueError(f"decode_threads must be >= 1, got {decode_threads}")
+        self.scorer = scorer
+        settings = scorer.settings
+        if settings.model_max_side is None:  # measures only: still keep a small copy for policy facts
+            settings = dataclasses.replace(settings, model_max_side=HEATMAP_MAX_SIDE)
+        self.settings = settings
+        self.predictor = getattr(scorer, "predictor", None)
+        self.policy = policy
+        self.max_queue = max_queue
+        self.decode_threads = decode_threads
+        self.heatmap_method = heatmap_method
+        self.metrics = metrics or ServiceMetrics(max_batch)
+        self.batcher: MicroBatcher[ModelJob, _ModelAnswer] = MicroBatcher(
+            self._run_model,
+            max_batch=max_batch,
+            max_wait_s=max_wait_ms / 1000.0,
+            max_queue=max_queue,
+            on_batch=self._on_batch,
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._seconds_per_image = 0.1  # running estimate, for Retry-After
+        self.metrics.bind_gauges(lambda: float(self.batcher.depth), lambda: float(self._in_flight))
+
+    # -- lifecycle -------------------------------------------------------------------------------------------------
+    @property
+    def can_explain(self) -> bool:
+        """True when heatmaps can be computed (a PyTorch model is loaded)."""
+        model = getattr(self.predictor, "model", None)
+        return model is not None and all(hasattr(model, n) for n in ("forward_features", "pool", "heads"))
+
+    @property
+    def running(self) -> bool:
+        return self._pool is not None and (self.predictor is None or self.batcher.running)
+
+    def start(self) -> None:
+        """Start the thread pool and the model worker (idempotent)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="pixgrade-decode")
+            if self.predictor is not None:
+                self.batcher.start()
+
+    def stop(self) -> None:
+        """Stop accepting work, finish what is queued, stop the threads."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        self.batcher.stop()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- admission -------------------------------------------------------------------------------------------------
+    @property
+    def in_flight(self) -> int:
+        """Images admitted and not yet answered."""
+        return self._in_flight
+
+    def retry_after(self) -> int:
+        """Seconds a refused client should wait: the time to drain the current load, 1 to 60."""
+        estimate = self._in_flight * self._seconds_per_image
+        return int(min(60, max(1, math.ceil(estimate))))
+
+    def check_capacity(self) -> None:
+        """Refuse at once when the service is already full (before reading a request body).
+
+        Raises:
+            Overloaded: ``max_queue`` images are already in the service.
+        """
+        if self._in_flight >= self.max_queue:
+            raise Overloaded(self.retry_after(), f"the service is at capacity ({self.max_queue} images in progress)")
+
+    def admit(self, n: int) -> None:
+        """Reserve room for ``n`` images.
+
+        Raises:
+            Overloaded: not enough room.
+        """
+        with self._lock:
+            if self._in_flight + n > self.max_queue:
+                free = self.max_queue - self._in_flight
+                raise Overloaded(
+                    self.retry_after(),
+                    f"the service is at capacity: {n} image(s) sent, room for {max(0, free)} of {self.max_queue}",
+                )
+            self._in_flight += n
+
+    def release(self, n: int = 1) -> None:
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - n)
+
+    # -- model worker ----------------------------------------------------------------------------------------------
+    def _run_model(self, jobs: list[ModelJob]) -> list[_ModelAnswer]:
+        from pixgrade.model.predictor import ModelOutput
+
+        assert self.predictor is not None
+        plain = [job for job in jobs if not job.heatmap]
+        outputs = iter(self.predictor.predict([job.rgb for job in plain]) if plain else [])
+        answers: list[_ModelAnswer] = []
+        for job in jobs:
+            if job.heatmap:
+                explanation = explain_image(self.predictor, job.rgb, method=self.heatmap_method)
+                output = ModelOutput(score=explanation.score, severities=explanation.severities)
+                answers.append(_ModelAnswer(output, explanation.heat))
+            else:
+                answers.append(_ModelAnswer(next(outputs)))
+        return answers
+
+    def _on_batch(self, stats: BatchStats) -> None:
+        self.metrics.batch_size.observe(stats.size)
+        self.metrics.batch_seconds.observe(stats.seconds)
+        self.metrics.queue_wait.observe(stats.waited)
+        per_image = stats.seconds / max(1, stats.size)
+        self._seconds_per_image = 0.8 * self._seconds_per_image + 0.2 * per_image
+
+    # -- one image -------------------------------------------------------------------------------------------------
+    def _classify(self, data: bytes) -> tuple[int, str]:
+        """Status for an image ``analyse`` could not read: decode again to learn the typed cause."""
+        try:
+            load_image(data, max_pixels=self.settings.max_pixels, max_side=self.settings.analysis_max_side)
+        except ImageLoadError as exc:
+            return classify_load_error(exc)
+        except Exception:
+            return 422, "unreadable_image"
+        return 500, "processing_failed"  # decoding works: measuring failed
+
+    def _finish_extras(self, outcome: ImageOutcome, rgb: np.ndarray | None, heat: np.ndarray | None) -> None:
+        """Policy verdicts and the heatmap overlay (thread pool)."""
+        if self.policy is not None and outcome.result is not None:
+            outcome.policy = self.policy.evaluate(outcome.result, rgb)
+        if heat is not None and rgb is not None:
+            overlay = overlay_heatmap(rgb, heat)
+            outcome.heatmap_png = encode_png(overlay, max_side=HEATMAP_MAX_SIDE)
+            scale = min(1.0, HEATMAP_MAX_SIDE / max(rgb.shape[:2]))
+            outcome.heatmap_size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+            outcome.heatmap_method = self.heatmap_method
+
+    async def score_one(self, upload: Upload, *, heatmap: bool = False) -> ImageOutcome:
+        """Score one admitted upload (the caller has reserved its room with :meth:`admit`)."""
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("the scoring engine is not started")
+        outcome = ImageOutcome(filename=upload.filename)
+        analysis: Analysis = await loop.run_in_executor(pool, analyse, upload.data, self.settings, upload.filename)
+        if analysis.error is not None:
+            outcome.status, outcome.code = await loop.run_in_executor(pool, self._classify, upload.data)
+            outcome.message = f"{upload.filename}: {analysis.error}"
+            outcome.result = self.scorer.finish(analysis)
+            return outcome
+        rgb = analysis.model_rgb
+        heat = None
+        if self.predictor is not None and rgb is not None:
+            try:
+                future = self.batcher.submit(ModelJob(rgb=rgb, heatmap=heatmap))
+            except QueueFullError as exc:  # admission should prevent it; stay safe anyway
+                raise Overloaded(self.retry_after(), str(exc)) from None
+            try:
+                answer = await asyncio.wrap_future(future)
+                analysis.model_output = answer.output
+                heat = answer.heat
+            except Exception as exc:
+                logger.warning("model failed on %s", upload.filename, exc_info=True)
+                analysis.error = f"model failed: {type(exc).__name__}: {exc}"
+                outcome.status, outcome.code = 500, "model_failed"
+                outcome.message = f"{upload.filename}: {analysis.error}"
+        analysis.model_rgb = None
+        outcome.result = self.scorer.finish(analysis)
+        if outcome.result.error is not None:
+            if outcome.status == 200:
+                outcome.status, outcome.code = 500, "processing_failed"
+                outcome.message = f"{upload.filename}: {outcome.result.error}"
+            return outcome
+        await loop.run_in_executor(pool, self._finish_extras, outcome, rgb, heat)
+        return outcome
+
+    async def score(self, uploads: list[Upload], *, heatmap: bool = False) -> list[ImageOutcome]:
+        """Admit and score several uploads concurrently; results in upload order.
+
+        Raises:
+            Overloaded: there is no room for all of them.
+        """
+        self.start()
+        self.admit(len(uploads))
+        started = time.perf_counter()
+
+        async def one(upload: Upload) -> ImageOutcome:
+            try:
+                outcome = await self.score_one(upload, heatmap=heatmap)
+            except Overloaded:
+                raise
+            except Exception as exc:  # never let one image take the others down
+                logger.exception("unexpected failure on %s", upload.filename)
+                outcome = ImageOutcome(
+                    filename=upload.filename, status=500, code="internal_error", message=f"{upload.filename}: {exc}"
+                )
+            finally:
+                self.release(1)
+            self.metrics.images.labels("scored" if outcome.ok else str(outcome.status)).inc()
+            return outcome
+
+        try:
+            return list(await asyncio.gather(*(one(u) for u in uploads)))
+        finally:
+            logger.debug("scored %d upload(s) in %.3fs", len(uploads), time.perf_counter() - started)

@@ -1,0 +1,134 @@
+"""JSON shapes of the API (pydantic models: they are the OpenAPI schema and validate every answer)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "ErrorBody",
+    "FactorInfo",
+    "FactorOut",
+    "HealthOut",
+    "HeatmapOut",
+    "ImageError",
+    "ImageScore",
+    "PolicyOut",
+    "RuleVerdictOut",
+    "ScoreResponse",
+    "finite",
+]
+
+
+def finite(value: float | None, digits: int = 4) -> float | None:
+    """A JSON-safe float: rounded; ``None`` for missing, NaN or infinite values."""
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+class FactorOut(BaseModel):
+    """One measured factor."""
+
+    score: float | None = Field(description="normalised score in [0, 1], 1 = good")
+    value: float | None = Field(description="raw measured value (unit: see GET /v1/factors)")
+    flag: bool = Field(description="true when the factor is a problem")
+    reason: str | None = Field(default=None, description="plain-language finding when flagged")
+
+
+class RuleVerdictOut(BaseModel):
+    """One marketplace rule's verdict (fields beyond ``rule`` depend on the policy)."""
+
+    model_config = {"extra": "allow"}
+    rule: str | None = None
+
+
+class PolicyOut(BaseModel):
+    """The policy's decision for the image."""
+
+    name: str
+    decision: Any = None
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class HeatmapOut(BaseModel):
+    """Where the image lost points: a PNG overlay (hot colours = regions that lowered the score)."""
+
+    png_base64: str = Field(description="PNG of the image with the heatmap blended in, base64-encoded")
+    width: int
+    height: int
+    method: str = Field(description="explanation method, e.g. 'gradcam' (see docs/serving.md)")
+
+
+class ImageError(BaseModel):
+    """Why an image could not be scored."""
+
+    status: int = Field(description="the HTTP status that fits this failure (413, 415, 422 or 500)")
+    code: str = Field(description="machine-readable cause, e.g. not_an_image, corrupt_image, empty_file")
+    message: str
+
+
+class ImageScore(BaseModel):
+    """The verdict on one uploaded image."""
+
+    filename: str = Field(description="the uploaded file's name (a label only)")
+    ok: bool
+    score: float | None = Field(default=None, description="overall quality on 0-5, higher is better")
+    grade: int | None = Field(default=None, description="score rounded to a whole grade 0-5")
+    factors: dict[str, FactorOut] = Field(default_factory=dict)
+    severities: dict[str, float | None] = Field(
+        default_factory=dict, description="model severities in [0, 1], 1 = severe"
+    )
+    reasons: list[str] = Field(default_factory=list, description="plain-language findings, most important first")
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    sha256: str | None = None
+    policy: PolicyOut | None = None
+    heatmap: HeatmapOut | None = None
+    error: ImageError | None = None
+
+
+class ScoreResponse(BaseModel):
+    """Answer of ``POST /v1/score``: one entry per uploaded image, in upload order."""
+
+    results: list[ImageScore]
+    model: str = Field(description="the model that scored the images ('none' = factor measures only)")
+    policy: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``detail`` says what went wrong; ``results`` lists per-image failures when any."""
+
+    detail: str
+    results: list[ImageScore] | None = None
+
+
+class HealthOut(BaseModel):
+    """Service state and limits."""
+
+    status: str = Field(description="'ok', or 'unavailable' when the model worker is not running")
+    version: str
+    model: str
+    heatmaps: bool = Field(description="true when POST /v1/score?heatmap=true is supported")
+    policy: str | None
+    auth_required: bool
+    queue_depth: int = Field(description="images waiting for the model")
+    in_flight: int = Field(description="images admitted and not yet answered")
+    max_queue: int
+    max_batch: int
+    max_files: int
+    max_upload_bytes: int
+
+
+class FactorInfo(BaseModel):
+    """What a factor measures."""
+
+    name: str
+    description: str
+    unit: str
+    direction: str
+    threshold: str

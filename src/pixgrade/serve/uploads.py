@@ -1,0 +1,197 @@
+"""Read multipart image uploads from a request body as it streams in, enforcing size and count limits.
+
+Limits are checked while reading: a declared ``Content-Length`` that is already too big is refused before any
+byte of the body is read, and a part that grows past ``max_upload_bytes`` stops the reading at once (the rest of
+the body is never buffered). Client-supplied file names are used only as labels in the answer; they are never
+treated as paths, and nothing is ever written to disk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+__all__ = ["Upload", "UploadError", "clean_filename", "read_multipart"]
+
+#: Form fields whose parts are taken as images even when the client gives no file name.
+IMAGE_FIELDS = ("files", "file")
+#: Room for multipart headers and boundaries on top of the file bytes, per part.
+_PART_OVERHEAD = 16 * 1024
+
+
+class UploadError(Exception):
+    """The upload breaks a limit or is malformed; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass
+class Upload:
+    """One uploaded file, in memory."""
+
+    filename: str
+    """The client's file name, cleaned for display (a label only, never a path)."""
+    data: bytes
+    content_type: str | None = None
+    """What the client claimed; informative only (the content decides what the file is)."""
+
+
+@dataclass
+class _Part:
+    name: str = ""
+    filename: str | None = None
+    content_type: str | None = None
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_filename(raw: str | None, index: int) -> str:
+    """A display label from a client file name: last path component, no control characters, at most 200 chars."""
+    if not raw:
+        return f"upload-{index + 1}"
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("", name).strip()
+    return (name or f"upload-{index + 1}")[:200]
+
+
+async def read_multipart(
+    content_type: str | None,
+    content_length: str | None,
+    body: AsyncIterator[bytes],
+    *,
+    max_upload_bytes: int,
+    max_files: int,
+) -> list[Upload]:
+    """Parse a ``multipart/form-data`` body into image uploads.
+
+    Every part that has a file name, or whose field is ``files`` or ``file``, is an image upload; other form
+    fields are ignored (but still count against the size limits).
+
+    Raises:
+        UploadError: 415 when the body is not ``multipart/form-data``; 413 when a part is larger than
+            ``max_upload_bytes``, when there are more than ``max_files`` images, or when the declared body size is
+            over what those limits allow; 400 for a malformed or truncated body; 422 when no image was sent.
+    """
+    if not content_type:
+        raise UploadError(415, "send the images as multipart/form-data (field 'files'); no Content-Type was given")
+    kind, params = parse_options_header(content_type)
+    if kind != b"multipart/form-data":
+        raise UploadError(
+            415, f"send the images as multipart/form-data (field 'files'), not {kind.decode('latin-1') or '?'}"
+        )
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise UploadError(400, "multipart/form-data without a boundary parameter")
+    max_body = (max_files + 2) * (max_upload_bytes + _PART_OVERHEAD)
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            raise UploadError(400, f"invalid Content-Length {content_length!r}") from None
+        if declared > max_body:
+            raise UploadError(
+                413,
+                f"request body of {declared:,} bytes is over the limit of {max_files} images of at most "
+                f"{max_upload_bytes:,} bytes each",
+            )
+
+    parts: list[_Part] = []
+    current: list[_Part] = []
+    header_field = bytearray()
+    header_value = bytearray()
+    headers: dict[str, bytes] = {}
+    finished = [False]
+    n_images = [0]
+
+    def is_image(part: _Part) -> bool:
+        return part.filename is not None or part.name in IMAGE_FIELDS
+
+    def on_part_begin() -> None:
+        headers.clear()
+        current[:] = [_Part()]
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header_field.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header_value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        headers[header_field.decode("latin-1").lower()] = bytes(header_value)
+        header_field.clear()
+        header_value.clear()
+
+    def on_headers_finished() -> None:
+        part = current[0]
+        disposition, options = parse_options_header(headers.get("content-disposition", b""))
+        if disposition != b"form-data":
+            raise UploadError(400, "each multipart part needs 'Content-Disposition: form-data; name=...'")
+        part.name = options.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" in options:
+            part.filename = options[b"filename"].decode("utf-8", "replace")
+        ctype = headers.get("content-type")
+        part.content_type = ctype.decode("latin-1") if ctype else None
+        if is_image(part):
+            n_images[0] += 1
+            if n_images[0] > max_files:
+                raise UploadError(413, f"too many images in one request: more than {max_files}")
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        part = current[0]
+        part.size += end - start
+        if part.size > max_upload_bytes:
+            label = clean_filename(part.filename, len(parts)) if is_image(part) else f"field {part.name!r}"
+            raise UploadError(413, f"{label}: upload is over the limit of {max_upload_bytes:,} bytes")
+        part.chunks.append(data[start:end])
+
+    def on_part_end() -> None:
+        parts.append(current[0])
+
+    def on_end() -> None:
+        finished[0] = True
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_end": on_end,
+        },
+        max_size=max_body,
+    )
+    received = 0
+    try:
+        async for chunk in body:
+            if not chunk:
+                continue
+            received += len(chunk)
+            if received > max_body:
+                raise UploadError(413, f"request body is over the limit of {max_body:,} bytes")
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise UploadError(400, f"malformed multipart body: {exc}") from None
+    if not finished[0]:
+        raise UploadError(400, "incomplete multipart body (the closing boundary is missing)")
+    uploads = [
+        Upload(clean_filename(p.filename, i), b"".join(p.chunks), p.content_type)
+        for i, p in enumerate(p for p in parts if is_image(p))
+    ]
+    if not uploads:
+        raise UploadError(422, "no image in the request: send one or more files in the multipart field 'files'")
+    return uploads

@@ -1,0 +1,100 @@
+"""Training configuration: a dataclass loaded from YAML or TOML, every option also a command-line flag."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pixgrade.errors import ConfigError
+
+__all__ = ["TrainConfig", "load_config"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. Paths are resolved relative to the working directory.
+
+    Data:
+        manifests: CSV manifests with human scores (``image,score[,group,score_std]``, scores 0–5), or folders
+            in LIVE-C layout (``labels.csv`` with ``image,mos,mos_std``, MOS 0–100 mapped linearly to 0–5).
+        synthetic_dir: folder of clean product photos (``products.csv`` + images) degraded on the fly into
+            ranking pairs and severity labels; empty string disables synthetic data.
+        synthetic_sources: how many clean photos to use (the held-out ones are never used, see
+            ``synthetic_holdout_mod``).
+        synthetic_variants: degraded copies per clean photo (each of one random type and level).
+        synthetic_holdout_mod: photos whose product id is divisible by this are held out for evaluation.
+    Model and optimisation:
+        model: registered model name (``pixgrade.model.list_models()``).
+        trainable_from: backbone layers before this index stay frozen (ImageNet weights) and their outputs are
+            cached once; later layers and the heads are fine-tuned. 0 fine-tunes everything (slow on CPU).
+        crop: random crops of this fraction of the side (of the cached feature maps) for augmentation.
+    """
+
+    # data
+    manifests: list[str] = field(default_factory=lambda: ["../shared/data/livec-train"])
+    synthetic_dir: str = "../shared/data/products-fashion"
+    synthetic_sources: int = 1500
+    synthetic_variants: int = 2
+    synthetic_holdout_mod: int = 6
+    val_fraction: float = 0.1
+    # model
+    model: str = "pixgrade_mnv2"
+    trainable_from: int = 11
+    crop: float = 0.8
+    # optimisation
+    epochs: int = 16
+    batch_size: int = 16
+    lr_backbone: float = 2e-4
+    lr_head: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 1
+    patience: int = 5
+    rank_weight: float = 1.0
+    synthetic_weight: float = 0.5
+    severity_weight: float = 1.0
+    # run
+    seed: int = 0
+    threads: int = 0
+    device: str = "auto"
+    out_dir: str = "runs/pixgrade_mnv2"
+    resume: bool = False
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown training option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) training config."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
+    try:
+        if path.suffix == ".toml":
+            values = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            values = yaml.safe_load(text) or {}
+        else:
+            raise ConfigError(f"{path}: config must be .yaml, .yml or .toml")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid config ({exc})") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: config must be a mapping of option: value")
+    try:
+        return TrainConfig.from_dict(values)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

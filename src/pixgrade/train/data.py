@@ -1,0 +1,188 @@
+"""Training samples: human-rated images and synthetic degradations, with the frozen stem cached once.
+
+Fine-tuning a whole CNN at native resolution is too slow on a CPU, so the first ``trainable_from`` backbone
+layers keep their ImageNet weights; their output for every training image (and its mirror image) is computed
+once and kept in memory as float16. Training then runs only the upper layers and heads, on random crops of
+the cached maps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from pixgrade.errors import ConfigError
+from pixgrade.model.net import QualityNet
+from pixgrade.model.predictor import prepare_input
+
+__all__ = [
+    "CachedSample",
+    "HumanItem",
+    "SyntheticItem",
+    "cache_samples",
+    "read_human_items",
+    "synthetic_items",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HumanItem:
+    """An image with a human quality score on 0–5."""
+
+    path: str
+    score: float
+    group: str
+
+
+@dataclass(frozen=True)
+class SyntheticItem:
+    """A clean photo and the degradation to apply (level 0 = the clean photo itself)."""
+
+    path: str
+    group: str
+    degradation: str
+    level: int
+    seed: int
+
+
+@dataclass
+class CachedSample:
+    """Cached stem output of one training image (``views`` holds the plain and the mirrored view)."""
+
+    views: list[torch.Tensor]
+    stem_stats: list[torch.Tensor]
+    score: float
+    group: int
+    level: int = -1
+    severity: torch.Tensor | None = None
+
+
+def read_human_items(source: str | Path) -> list[HumanItem]:
+    """Read a manifest CSV (``image,score[,group]``, scores 0–5) or a LIVE-C-style folder (``labels.csv`` with
+    ``image,mos``, MOS 0–100 mapped to 0–5 as ``mos / 20``). Image paths are relative to the CSV's folder."""
+    source = Path(source)
+    csv = source / "labels.csv" if source.is_dir() else source
+    if not csv.is_file():
+        raise ConfigError(f"{source}: no manifest CSV (or labels.csv) found")
+    table = pd.read_csv(csv)
+    if "score" not in table.columns:
+        if "mos" not in table.columns:
+            raise ConfigError(f"{csv}: needs a 'score' (0-5) or 'mos' (0-100) column")
+        table["score"] = table["mos"] / 20.0
+    if "image" not in table.columns:
+        raise ConfigError(f"{csv}: needs an 'image' column")
+    root = csv.parent
+    items = []
+    for row in table.itertuples(index=False):
+        path = Path(str(row.image))
+        path = path if path.is_absolute() else root / path
+        group = str(getattr(row, "group", "") or path)
+        items.append(HumanItem(str(path), float(row.score), group))
+    return items
+
+
+def synthetic_items(
+    folder: str | Path, n_sources: int, variants: int, holdout_mod: int, seed: int, heldout: bool = False
+) -> list[SyntheticItem]:
+    """Clean photos from ``folder/products.csv`` and random degradations of them.
+
+    Photos whose ``product_id % holdout_mod == 0`` are the held-out set (``heldout=True`` returns them, else
+    they are excluded). Each photo yields its clean version plus ``variants`` copies, each of a different
+    random type at a random level 1–5.
+    """
+    from pixgrade.degrade import list_degradations
+
+    folder = Path(folder)
+    table = pd.read_csv(folder / "products.csv").sort_values("product_id")
+    held = table["product_id"] % holdout_mod == 0
+    table = table[held] if heldout else table[~held]
+    rng = np.random.default_rng(seed)
+    chosen = table.iloc[rng.permutation(len(table))[:n_sources]]
+    names = list_degradations()
+    items = []
+    for row in chosen.itertuples(index=False):
+        path, group = str(folder / row.image), f"product:{row.product_id}"
+        items.append(SyntheticItem(path, group, "none", 0, 0))
+        for name in rng.choice(names, size=variants, replace=False):
+            items.append(SyntheticItem(path, group, str(name), int(rng.integers(1, 6)), int(rng.integers(1 << 30))))
+    return items
+
+
+def _load_rgb(path: str) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+@torch.no_grad()
+def cache_samples(
+    model: QualityNet,
+    items: Sequence[HumanItem | SyntheticItem],
+    stop: int,
+    mirror: bool = True,
+    progress: bool = True,
+    desc: str = "caching",
+) -> list[CachedSample]:
+    """Run the frozen stem (backbone layers ``[0, stop)``) once per image (and mirror) and keep the outputs."""
+    from pixgrade.degrade import degrade, get_degradation
+    from pixgrade.model.net import SEVERITY_NAMES
+
+    model.eval()
+    groups: dict[str, int] = {}
+    samples = []
+    for item in tqdm(items, desc=desc, disable=not progress, leave=False):
+        rgb = _load_rgb(item.path)
+        severity = None
+        level = -1
+        if isinstance(item, SyntheticItem):
+            level = item.level
+            severity = torch.zeros(len(SEVERITY_NAMES))
+            if item.level > 0:
+                rgb = degrade(rgb, item.degradation, item.level, seed=item.seed)
+                channel = SEVERITY_NAMES.index(get_degradation(item.degradation).severity)
+                severity[channel] = item.level / 5.0
+        x = prepare_input(rgb, model.config.max_side, model.config.min_side)
+        xs = torch.cat([x, x.flip(3)]) if mirror else x
+        hidden, stats = model.forward_stem(xs, stop)
+        score = float("nan")
+        if isinstance(item, HumanItem):
+            score = item.score
+        samples.append(
+            CachedSample(
+                views=[h.half() for h in hidden],
+                stem_stats=[s for s in stats],
+                score=score,
+                group=groups.setdefault(item.group, len(groups)),
+                level=level,
+                severity=severity,
+            )
+        )
+    return samples
+
+
+def random_crop_batch(
+    samples: Sequence[CachedSample], crop: float, rng: np.random.Generator, train: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack one view of each sample, randomly cropped to a common size (``crop`` of the smallest side)."""
+    views = [s.views[int(rng.integers(len(s.views)))] if train else s.views[0] for s in samples]
+    stats = torch.stack([s.stem_stats[0] for s in samples])
+    height = min(v.shape[1] for v in views)
+    width = min(v.shape[2] for v in views)
+    if train:
+        height, width = max(2, math.ceil(height * crop)), max(2, math.ceil(width * crop))
+    out = []
+    for v in views:
+        top = int(rng.integers(v.shape[1] - height + 1)) if train else (v.shape[1] - height) // 2
+        left = int(rng.integers(v.shape[2] - width + 1)) if train else (v.shape[2] - width) // 2
+        out.append(v[:, top : top + height, left : left + width])
+    return torch.stack(out).float(), stats

@@ -1,0 +1,325 @@
+"""The training loop: AdamW, warm-up + cosine schedule, early stopping on validation SRCC, checkpoints,
+resume, TensorBoard logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats as scipy_stats
+from tqdm import tqdm
+
+from pixgrade import __version__
+from pixgrade.model.checkpoint import save_checkpoint
+from pixgrade.model.net import QualityNet, create_model
+from pixgrade.train.config import TrainConfig
+from pixgrade.train.data import (
+    CachedSample,
+    HumanItem,
+    SyntheticItem,
+    cache_samples,
+    random_crop_batch,
+    read_human_items,
+    synthetic_items,
+)
+from pixgrade.train.losses import pairwise_rank_loss, score_loss, severity_loss
+
+__all__ = ["TrainResult", "Trainer", "group_split", "train"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced."""
+
+    best_path: Path
+    best_epoch: int
+    best_val_srcc: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def group_split(items: Sequence[HumanItem], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices of (train, val) with ``fraction`` of the groups in val; a group never straddles both."""
+    groups = sorted({item.group for item in items})
+    rng = random.Random(seed)
+    rng.shuffle(groups)
+    n_val = max(1, round(len(groups) * fraction)) if fraction > 0 else 0
+    val_groups = set(groups[:n_val])
+    train_idx = [i for i, item in enumerate(items) if item.group not in val_groups]
+    val_idx = [i for i, item in enumerate(items) if item.group in val_groups]
+    return train_idx, val_idx
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Fine-tunes a :class:`QualityNet` on cached stems of human-rated and synthetic samples."""
+
+    def __init__(self, config: TrainConfig, model: QualityNet | None = None) -> None:
+        self.config = config
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        _seed_everything(config.seed)
+        self.device = torch.device(
+            "cuda" if config.device == "auto" and torch.cuda.is_available() else
+            ("cpu" if config.device == "auto" else config.device)
+        )
+        self.model = model or create_model(config.model, pretrained_backbone=True)
+        self.start = config.trainable_from
+        self.out_dir = Path(config.out_dir)
+        self.rng = np.random.default_rng(config.seed)
+
+    # ---------------------------------------------------------------- data
+    def prepare(
+        self,
+        human: Sequence[HumanItem],
+        synthetic: Sequence[SyntheticItem] = (),
+        cached_human: list[CachedSample] | None = None,
+        cached_synthetic: list[CachedSample] | None = None,
+    ) -> tuple[list[CachedSample], list[CachedSample]]:
+        """Cache the frozen stem of every sample (or reuse caches computed by an earlier call)."""
+        show = self.config.progress
+        human_cache = cached_human or cache_samples(self.model, human, self.start, True, show, "caching rated")
+        synth_cache = cached_synthetic
+        if synth_cache is None:
+            synth_cache = cache_samples(self.model, synthetic, self.start, False, show, "caching synthetic")
+        return human_cache, synth_cache
+
+    def _set_normalisation(self, samples: Sequence[CachedSample]) -> None:
+        """Standardise pooled statistics with their mean/std over the training images (ImageNet trunk)."""
+        self.model.eval()
+        pooled = []
+        with torch.no_grad():
+            for sample in samples:
+                hidden = sample.views[0].float().unsqueeze(0)
+                _, stages = self.model.backbone.forward_range(hidden, self.start)
+                from pixgrade.model.net import _mean_std_pool
+
+                stats = [sample.stem_stats[0].unsqueeze(0)] + [
+                    _mean_std_pool(stages[i]) for i in self.model.config.pooled_stages if i in stages
+                ]
+                pooled.append(torch.cat(stats, dim=1))
+        all_pooled = torch.cat(pooled)
+        self.model.set_feature_normalisation(all_pooled.mean(0), all_pooled.std(0))
+
+    # ---------------------------------------------------------------- model parts
+    def _freeze(self) -> None:
+        backbone = self.model.backbone
+        for i in range(self.start):
+            for p in backbone.features[i].parameters():  # type: ignore[attr-defined]
+                p.requires_grad_(False)
+
+    def _train_mode(self) -> None:
+        self.model.train()
+        # Batch-norm statistics stay as learnt on ImageNet: small batches of crops would only add noise.
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
+
+    def _forward(self, batch: Sequence[CachedSample], train: bool) -> dict[str, torch.Tensor]:
+        hidden, stats = random_crop_batch(batch, self.config.crop, self.rng, train=train)
+        return self.model.forward_from_stem(hidden.to(self.device), self.start, stats.to(self.device))
+
+    # ---------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def predict(self, samples: Sequence[CachedSample]) -> np.ndarray:
+        """Scores of cached samples (whole plain view, one at a time)."""
+        self.model.eval()
+        return np.array([float(self._forward([s], train=False)["score"][0]) for s in samples])
+
+    def validate(self, human: Sequence[CachedSample], synthetic: Sequence[CachedSample]) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        if human:
+            pred = self.predict(human)
+            true = np.array([s.score for s in human])
+            metrics["val_srcc"] = float(scipy_stats.spearmanr(pred, true)[0])
+            metrics["val_plcc"] = float(scipy_stats.pearsonr(pred, true)[0])
+            metrics["val_rmse"] = float(np.sqrt(np.mean((pred - true) ** 2)))
+        if synthetic:
+            pred = self.predict(synthetic)
+            level = np.array([s.level for s in synthetic])
+            metrics["val_synthetic_level_srcc"] = float(-scipy_stats.spearmanr(pred, level)[0])
+        return metrics
+
+    # ---------------------------------------------------------------- training
+    def _synthetic_batch(self, synthetic: Sequence[CachedSample], size: int) -> list[CachedSample]:
+        by_group: dict[int, list[CachedSample]] = {}
+        for sample in synthetic:
+            by_group.setdefault(sample.group, []).append(sample)
+        keys = list(by_group)
+        batch: list[CachedSample] = []
+        while len(batch) < size:
+            batch.extend(by_group[keys[int(self.rng.integers(len(keys)))]])
+        return batch
+
+    def fit(
+        self,
+        train_human: Sequence[CachedSample],
+        val_human: Sequence[CachedSample],
+        train_synthetic: Sequence[CachedSample] = (),
+        val_synthetic: Sequence[CachedSample] = (),
+        metadata: dict[str, Any] | None = None,
+    ) -> TrainResult:
+        """Train with early stopping; the best epoch (validation SRCC) is saved to ``out_dir/best.safetensors``."""
+        cfg = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._freeze()
+        self._set_normalisation(list(train_human) + list(train_synthetic))
+        self.model.to(self.device)
+        head_params = list(self.model.score_head.parameters()) + list(self.model.severity_head.parameters())
+        backbone_params = [p for p in self.model.backbone.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(
+            [{"params": backbone_params, "lr": cfg.lr_backbone}, {"params": head_params, "lr": cfg.lr_head}],
+            weight_decay=cfg.weight_decay,
+        )
+        steps_per_epoch = max(1, math.ceil(len(train_human) / cfg.batch_size))
+        total = steps_per_epoch * cfg.epochs
+        warmup = steps_per_epoch * cfg.warmup_epochs
+
+        def lr_factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        state_path = self.out_dir / "last_state.pt"
+        history: list[dict[str, float]] = []
+        best = {"epoch": -1, "val_srcc": -math.inf}
+        first_epoch = 0
+        if cfg.resume and state_path.is_file():
+            state = torch.load(state_path, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            self.rng = np.random.default_rng(state["rng_seed"])
+            history, best, first_epoch = json.loads(state["history"]), json.loads(state["best"]), state["epoch"] + 1
+            log.info("resumed from %s at epoch %d", state_path, first_epoch)
+        writer = _summary_writer(self.out_dir / "tensorboard")
+        bad_epochs = sum(1 for h in history if h["epoch"] > best["epoch"])
+        order = np.arange(len(train_human))
+        for epoch in range(first_epoch, cfg.epochs):
+            if bad_epochs >= cfg.patience:
+                break
+            started = time.perf_counter()
+            self._train_mode()
+            self.rng.shuffle(order)
+            sums = {"loss": 0.0, "human": 0.0, "synthetic": 0.0, "severity": 0.0}
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress)
+            for step in bar:
+                idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+                batch = [train_human[i] for i in idx]
+                out = self._forward(batch, train=True)
+                target = torch.tensor([s.score for s in batch], device=self.device)
+                human_loss = score_loss(out["score"], target, cfg.rank_weight)
+                loss = human_loss
+                synth_loss = sev_loss = torch.zeros((), device=self.device)
+                if train_synthetic:
+                    sbatch = self._synthetic_batch(train_synthetic, cfg.batch_size)
+                    sout = self._forward(sbatch, train=True)
+                    level = torch.tensor([float(s.level) for s in sbatch], device=self.device)
+                    group = torch.tensor([s.group for s in sbatch], device=self.device)
+                    synth_loss = pairwise_rank_loss(sout["score"], -level, group, margin=0.15)
+                    sev_target = torch.stack([s.severity for s in sbatch if s.severity is not None]).to(self.device)
+                    sev_loss = severity_loss(sout["severities"], sev_target)
+                    loss = loss + cfg.synthetic_weight * synth_loss + cfg.severity_weight * sev_loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                for key, value in (("loss", loss), ("human", human_loss), ("synthetic", synth_loss), ("severity", sev_loss)):
+                    sums[key] += float(value)
+                bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}")
+            record = {"epoch": epoch, **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()}}
+            record.update(self.validate(val_human, val_synthetic))
+            record["seconds"] = time.perf_counter() - started
+            history.append(record)
+            for key, value in record.items():
+                if key != "epoch" and writer is not None:
+                    writer.add_scalar(key, value, epoch)
+            if writer is not None and val_human:
+                writer.add_histogram("val_predictions", self.predict(val_human[:64]), epoch)
+            log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in record.items()})
+            if cfg.progress:
+                print(json.dumps({k: round(v, 4) for k, v in record.items()}), flush=True)
+            score = record.get("val_srcc", -record.get("train_loss", 0.0))
+            meta = {"training": cfg.to_dict(), "epoch": epoch, "metrics": record, "version": __version__}
+            meta.update(metadata or {})
+            if score > best["val_srcc"]:
+                best = {"epoch": epoch, "val_srcc": score}
+                bad_epochs = 0
+                save_checkpoint(self.out_dir / "best.safetensors", self.model.cpu(), meta)
+                self.model.to(self.device)
+            else:
+                bad_epochs += 1
+            torch.save(
+                {
+                    "model": self.model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng_seed": int(self.rng.integers(1 << 31)),
+                    "history": json.dumps(history),
+                    "best": json.dumps(best),
+                    "epoch": epoch,
+                },
+                state_path,
+            )
+        if writer is not None:
+            writer.close()
+        (self.out_dir / "history.json").write_text(json.dumps(history, indent=1))
+        return TrainResult(self.out_dir / "best.safetensors", int(best["epoch"]), float(best["val_srcc"]), history)
+
+
+def _summary_writer(path: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is the optional "train" extra
+        log.warning("tensorboard is not installed: no TensorBoard logs (pip install 'pixgrade[train]')")
+        return None
+    return SummaryWriter(str(path))
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Run a whole training from a config: read data, cache stems, split, fit, save the best checkpoint."""
+    human: list[HumanItem] = []
+    for source in config.manifests:
+        human.extend(read_human_items(source))
+    synthetic: list[SyntheticItem] = []
+    if config.synthetic_dir:
+        synthetic = synthetic_items(
+            config.synthetic_dir, config.synthetic_sources, config.synthetic_variants,
+            config.synthetic_holdout_mod, config.seed,
+        )
+    trainer = Trainer(config)
+    human_cache, synth_cache = trainer.prepare(human, synthetic)
+    train_idx, val_idx = group_split(human, config.val_fraction, config.seed)
+    synth_groups = sorted({s.group for s in synth_cache})
+    val_synth_groups = set(synth_groups[: max(1, len(synth_groups) // 10)]) if synth_groups else set()
+    metadata = {
+        "training_data": {
+            "human": [str(m) for m in config.manifests],
+            "n_human": len(human),
+            "synthetic_dir": config.synthetic_dir,
+            "n_synthetic": len(synthetic),
+        }
+    }
+    return trainer.fit(
+        [human_cache[i] for i in train_idx],
+        [human_cache[i] for i in val_idx],
+        [s for s in synth_cache if s.group not in val_synth_groups],
+        [s for s in synth_cache if s.group in val_synth_groups],
+        metadata,
+    )

@@ -1,0 +1,139 @@
+"""``pixgrade filter`` and ``pixgrade catalog`` end to end on generated photos (measures only, classical text)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from pixgrade.cli.main import main
+
+FAST = ["--model", "none", "--workers", "0", "--text-detector", "classical"]
+
+
+def photo(path: Path, size: int = 640, fill: float = 0.9, shade: int = 50) -> Image.Image:
+    image = Image.new("RGB", (size, size), "white")
+    m = int(size * (1 - fill) / 2)
+    ImageDraw.Draw(image).rounded_rectangle([m, m, size - m, size - m], radius=size // 8, fill=(shade, 80, 170))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, quality=92)
+    return image
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    root = tmp_path / "shop"
+    good = photo(root / "SKU1" / "good.jpg")
+    good.resize((520, 520)).save(root / "SKU1" / "good_copy.jpg", quality=70)  # near-duplicate, smaller
+    ImageOps.expand(good.resize((600, 600)), border=20, fill=(20, 20, 20)).save(root / "SKU1" / "framed.jpg")
+    photo(root / "SKU2" / "small.jpg", size=300)
+    small_text = photo(root / "SKU2" / "caption.jpg", fill=0.6).copy()
+    ImageDraw.Draw(small_text).text((40, 30), "BIG SALE TODAY", fill=(200, 0, 0), font=ImageFont.load_default(size=44))
+    small_text.save(root / "SKU2" / "caption.jpg")
+    (root / "SKU2" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    return root
+
+
+def read_decisions(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "decisions.csv").open() as fh:
+        return {Path(r["path"]).name: r for r in csv.DictReader(fh)}
+
+
+def test_filter_decides_copies_and_reports(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code = main(["filter", str(shop), "--policy", "amazon-main", "-o", str(out), *FAST])
+    assert code == 1  # broken.jpg could not be read; the run went on
+    d = read_decisions(out)
+    assert d["good.jpg"]["decision"] == "main" and d["good.jpg"]["main"] == "True"
+    assert d["good_copy.jpg"]["decision"] == "duplicate" and d["good_copy.jpg"]["duplicate_of"].endswith("good.jpg")
+    assert d["framed.jpg"]["decision"] == "reject" and "border" in d["framed.jpg"]["reasons"]
+    assert d["broken.jpg"]["decision"] == "reject" and "could not read the image" in d["broken.jpg"]["reasons"]
+    assert "too small" in d["small.jpg"]["reasons"]
+    assert (out / "accepted" / "SKU1" / "good.jpg").is_file()
+    assert (out / "rejected" / "SKU1" / "framed.jpg").is_file()
+    assert (out / "duplicates" / "SKU1" / "good_copy.jpg").is_file()
+    doc = json.loads((out / "decisions.json").read_text())
+    assert doc["summary"]["images"] == 6 and doc["summary"]["products"] == 2
+    assert {p["product"]: p["main_passes"] for p in doc["products"]} == {"SKU1": True, "SKU2": False}
+    html = (out / "report.html").read_text()
+    assert "no image passes" in html and "data:image/jpeg;base64," in html and "duplicate of good.jpg" in html
+    assert (out / "catalog.sqlite").is_file()
+    assert (shop / "SKU1" / "good.jpg").is_file()  # copies: originals untouched
+
+
+def test_rerun_reuses_and_never_overwrites_users_files(shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    main(["filter", str(shop), "-o", str(out), *FAST])
+    (out / "report.html").write_text("my own notes")  # the user replaced our report with their file
+    capsys.readouterr()
+    main(["filter", str(shop), "-o", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert "5 unchanged (stored scores reused)" in err
+    assert (out / "report.html").read_text() == "my own notes"
+    assert (out / "report-1.html").is_file()
+    placed = [p.name for p in out.rglob("*.jpg")]
+    assert placed and not [n for n in placed if "-1." in n]  # no second copies
+
+
+def test_dry_run_writes_nothing(shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    main(["filter", str(shop), "-o", str(out), "--move", "--dry-run", *FAST])
+    printed = capsys.readouterr().out
+    assert "would move" in printed and '"images": 6' in printed
+    assert not out.exists()
+    assert (shop / "SKU1" / "good.jpg").is_file()
+
+
+def test_move_only_when_asked_and_never_replaces(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "accepted" / "SKU1").mkdir(parents=True)
+    (out / "accepted" / "SKU1" / "good.jpg").write_bytes(b"someone else's file")
+    main(["filter", str(shop), "-o", str(out), "--move", *FAST])
+    assert not (shop / "SKU1" / "good.jpg").exists()
+    assert (out / "accepted" / "SKU1" / "good.jpg").read_bytes() == b"someone else's file"
+    assert (out / "accepted" / "SKU1" / "good-1.jpg").is_file()
+
+
+def test_output_inside_input_is_not_rescanned(shop: Path) -> None:
+    out = shop / "filtered"
+    main(["filter", str(shop), "-o", str(out), *FAST])
+    main(["filter", str(shop), "-o", str(out), *FAST])
+    assert len(read_decisions(out)) == 6
+
+
+def test_group_by_pattern_and_csv(tmp_path: Path) -> None:
+    flat = tmp_path / "flat"
+    photo(flat / "AB1_front.jpg", shade=30)
+    photo(flat / "AB1_back.jpg", shade=160, fill=0.7)
+    photo(flat / "CD2_front.jpg", shade=100)
+    out = tmp_path / "o1"
+    main(["filter", str(flat), "-o", str(out), "--group-by", "pattern:^(?P<product>[A-Z]+\\d+)_", "--no-files", *FAST])
+    assert {r["product"] for r in read_decisions(out).values()} == {"AB1", "CD2"}
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("image,product\nAB1_front.jpg,X\nAB1_back.jpg,X\nCD2_front.jpg,X\n")
+    out2 = tmp_path / "o2"
+    main(["filter", str(flat), "-o", str(out2), "--group-by", f"csv:{mapping}", "--no-files", *FAST])
+    rows = read_decisions(out2)
+    assert {r["product"] for r in rows.values()} == {"X"} and sum(r["main"] == "True" for r in rows.values()) == 1
+
+
+def test_show_policy_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["filter", "--show-policy", "amazon-main"]) == 0
+    text = capsys.readouterr().out
+    assert "name: amazon-main" in text and "product-fill" in text
+    assert main(["filter", str(tmp_path), "--policy", "nope", "-o", str(tmp_path / "o"), *FAST]) == 2
+    assert "unknown policy" in capsys.readouterr().err
+    assert main(["filter", str(tmp_path / "missing"), "-o", str(tmp_path / "o"), *FAST]) == 2
+
+
+def test_catalog_export_cli(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    main(["filter", str(shop), "-o", str(out), "--no-files", "--no-report", *FAST])
+    assert main(["catalog", "export", str(out / "catalog.sqlite"), "-o", str(tmp_path / "cat.csv")]) == 0
+    with (tmp_path / "cat.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6 and {"decision", "score", "sha256"} <= set(rows[0])
+    assert main(["catalog", "export", str(out / "catalog.sqlite"), "-o", str(tmp_path / "cat.csv")]) == 2

@@ -1,0 +1,210 @@
+"""``pixgrade score``: exit codes, outputs, refusing to overwrite, resume after an interruption."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixgrade.cli.main import main
+from pixgrade.pipeline import read_rows, result_columns
+from pixgrade.pipeline.scorer import Scorer
+
+
+def photo(seed: int, size: tuple[int, int] = (160, 200)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = np.full((*size, 3), 248, np.uint8)
+    colour = tuple(int(v) for v in rng.integers(30, 200, 3))
+    cv2.circle(img, (size[1] // 2, size[0] // 2), min(size) // 3, colour, -1)
+    cv2.rectangle(img, (size[1] // 2 - 20, size[0] // 2 - 8), (size[1] // 2 + 20, size[0] // 2 + 8), (10, 10, 10), 2)
+    return img
+
+
+def make_images(folder: Path, n: int, bad_every: int = 0) -> list[Path]:
+    """``n`` files; with ``bad_every`` every k-th one is not an image (alternately zero bytes and text)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"img{i:03d}.{'png' if i % 2 else 'jpg'}"
+        if bad_every and i % bad_every == bad_every - 1:
+            path.write_bytes(b"" if (i // bad_every) % 2 == 0 else b"hello, not an image")
+        else:
+            Image.fromarray(photo(i)).save(path)
+        paths.append(path)
+    return paths
+
+
+def csv_paths(path: Path) -> list[str]:
+    with open(path, newline="") as fh:
+        return [row["path"] for row in csv.DictReader(fh)]
+
+
+def score(*args: str) -> int:
+    return main(["score", "--model", "none", "--no-progress", *args])
+
+
+def test_all_good_exits_0_with_documented_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images = make_images(tmp_path / "imgs", 3)
+    out = tmp_path / "out" / "results.csv"
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--workers", "0") == 0
+    with open(out, newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    assert reader.fieldnames == result_columns()
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in images)
+    assert all(r["error"] == "" and 0 <= float(r["score"]) <= 5 for r in rows)
+    assert "scored 3 images" in capsys.readouterr().err
+
+
+def test_bad_files_give_one_row_each_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images = make_images(tmp_path / "imgs", 6, bad_every=3)  # img002 empty, img005 text
+    (tmp_path / "imgs" / "sub").mkdir()
+    truncated = tmp_path / "imgs" / "sub" / "cut.jpg"
+    Image.fromarray(photo(50)).save(truncated, quality=90)
+    truncated.write_bytes(truncated.read_bytes()[:-400])
+    out = tmp_path / "results.jsonl"
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--workers", "2") == 1
+    rows = {r["path"]: r for r in read_rows(out)}
+    assert sorted(rows) == sorted(str(p) for p in [*images, truncated])
+    assert "empty file" in rows[str(images[2])]["error"]
+    assert "not an image" in rows[str(images[5])]["error"]
+    assert "truncated or damaged" in rows[str(truncated)]["error"]
+    assert sum(r["error"] is not None for r in rows.values()) == 3
+    assert "scored 7 images, 3 failed: see the error column" in capsys.readouterr().err
+
+
+def test_table_on_stdout_without_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    images = make_images(tmp_path, 2)
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    assert score(str(tmp_path), "--workers", "0") == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["score", "grade", "path", "reasons"]
+    assert len(lines) == 4
+    assert any(str(images[0]) in line for line in lines)
+    assert any(line.strip().startswith(str(tmp_path / "zero.jpg")) and "error: empty file" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["missing-folder", "-o", "{tmp}/r.csv"],
+        ["{tmp}/imgs", "-o", "{tmp}/r.xlsx"],
+        ["{tmp}/imgs", "-o", "{tmp}/existing.csv"],
+        ["{tmp}/imgs", "-o", "{tmp}/r.csv", "--resume", "--overwrite"],
+        ["{tmp}/imgs", "--resume"],
+        ["{tmp}/imgs", "-o", "{tmp}/r.csv", "--html", "{tmp}/existing.html"],
+        ["{tmp}/empty-folder", "-o", "{tmp}/r.csv"],
+        ["{tmp}/imgs", "--model", "{tmp}/no-such-model.safetensors"],
+    ],
+)
+def test_usage_errors_exit_2_and_touch_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    make_images(tmp_path / "imgs", 1)
+    (tmp_path / "empty-folder").mkdir()
+    (tmp_path / "existing.csv").write_text("precious data\n")
+    (tmp_path / "existing.html").write_text("<p>precious page</p>")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert score(*(a.format(tmp=tmp_path) for a in args)) == 2
+    assert "pixgrade score: error:" in capsys.readouterr().err
+    assert (tmp_path / "existing.csv").read_text() == "precious data\n"
+    assert (tmp_path / "existing.html").read_text() == "<p>precious page</p>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_default_model_missing_is_a_clear_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+
+    if DEFAULT_MODEL_PATH.exists():
+        pytest.skip("the default weights are installed")
+    make_images(tmp_path, 1)
+    assert main(["score", str(tmp_path), "--no-progress", "-o", str(tmp_path / "r.csv")]) == 2
+    assert "--model none" in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_overwrite_replaces(tmp_path: Path) -> None:
+    make_images(tmp_path / "imgs", 2)
+    out = tmp_path / "r.csv"
+    out.write_text("old\n")
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--overwrite", "--workers", "0") == 0
+    assert len(csv_paths(out)) == 2
+
+
+def test_html_page_has_one_card_per_image(tmp_path: Path) -> None:
+    make_images(tmp_path / "imgs", 5, bad_every=5)
+    page = tmp_path / "site" / "index.html"
+    out = tmp_path / "results.parquet"
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--html", str(page), "--workers", "0") == 1
+    html = page.read_text()
+    assert html.count('<article class="card"') == 5
+    assert html.count("data:image/jpeg;base64,") == 4 and "empty file (0 bytes)" in html
+    assert len(list(read_rows(out))) == 5
+
+
+def interrupt_after(n: int) -> Any:
+    original = Scorer.score_paths
+
+    def score_paths(self: Scorer, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for i, result in enumerate(original(self, *args, **kwargs)):
+            if i == n:
+                raise KeyboardInterrupt
+            yield result
+
+    return score_paths
+
+
+@pytest.mark.parametrize("ext", ["csv", "jsonl", "parquet"])
+def test_resume_after_ctrl_c_gives_every_file_exactly_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], ext: str
+) -> None:
+    images = make_images(tmp_path / "imgs", 9, bad_every=4)
+    out = tmp_path / f"results.{ext}"
+    with monkeypatch.context() as patch:
+        patch.setattr(Scorer, "score_paths", interrupt_after(5))
+        assert score(str(tmp_path / "imgs"), "-o", str(out), "--workers", "0") == 130
+    assert "--resume" in capsys.readouterr().err
+    assert len(list(read_rows(out))) == 5
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--workers", "0") == 2  # refuses to overwrite
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--resume", "--workers", "0") == 1  # img007 is bad
+    assert "(5 already in" in capsys.readouterr().err
+    counts = Counter(r["path"] for r in read_rows(out))
+    assert counts == Counter(str(p) for p in images)
+    # resuming a finished run scores nothing and changes nothing
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--resume", "--workers", "0") == 0
+    assert Counter(r["path"] for r in read_rows(out)) == counts
+
+
+@pytest.mark.slow
+def test_resume_after_the_process_is_killed(tmp_path: Path) -> None:
+    images = make_images(tmp_path / "imgs", 150)
+    out = tmp_path / "results.csv"
+    command = [sys.executable, "-m", "pixgrade", "score", str(tmp_path / "imgs"), "-o", str(out), "--model", "none"]
+    command += ["--workers", "0", "--no-progress"]
+    proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.exists() and out.read_text().count("\n") > 10:
+                break
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be interrupted"
+    done = len(csv_paths(out))
+    assert 10 <= done < len(images)
+    subprocess.run([*command, "--resume"], check=True, stderr=subprocess.DEVNULL)
+    assert Counter(csv_paths(out)) == Counter(str(p) for p in images)

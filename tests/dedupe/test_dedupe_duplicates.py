@@ -1,0 +1,102 @@
+"""Near-duplicate clustering and product grouping on generated images."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixgrade.dedupe import (
+    DuplicateSettings,
+    find_duplicates,
+    group_by_csv,
+    group_by_folder,
+    group_by_pattern,
+    grouper_from_spec,
+    hash_distance,
+    perceptual_hash,
+)
+from pixgrade.errors import ConfigError
+
+
+def scene(seed: int, size: int = 256) -> np.ndarray:
+    """A smooth random picture (distinct per seed)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(6, 6, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC))
+
+
+def recompress(rgb: np.ndarray, quality: int = 40, size: int | None = None) -> np.ndarray:
+    image = Image.fromarray(rgb)
+    if size:
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def test_hash_survives_resize_and_recompression() -> None:
+    a = scene(1)
+    assert hash_distance(perceptual_hash(a), perceptual_hash(recompress(a, 30, 120))) <= 6
+    assert hash_distance(perceptual_hash(a), perceptual_hash(scene(2))) > 12
+
+
+def test_hash_distance_checks_lengths() -> None:
+    assert hash_distance("ff00", "ff01") == 1
+    with pytest.raises(ValueError, match="different lengths"):
+        hash_distance("ff", "ff00")
+
+
+def test_clusters_keep_best_score() -> None:
+    a, b = scene(1), scene(2)
+    hashes = [perceptual_hash(x) for x in (a, recompress(a), b, recompress(a, 60, 180))]
+    clusters = find_duplicates(hashes, scores=[3.0, 2.0, 4.0, 3.5])
+    assert len(clusters) == 1
+    assert clusters[0].keep == 3 and set(clusters[0].duplicates) == {0, 1}
+
+
+def test_embeddings_link_what_hashes_miss() -> None:
+    hashes = ["0" * 16, "f" * 16, "0f" * 8]
+    e = np.eye(3, dtype=np.float32)
+    embeddings = [e[0], (e[0] + 0.01 * e[1]) / np.linalg.norm(e[0] + 0.01 * e[1]), e[2]]
+    assert find_duplicates(hashes, embeddings, settings=DuplicateSettings(embedding_similarity=None)) == []
+    clusters = find_duplicates(hashes, embeddings, settings=DuplicateSettings(embedding_similarity=0.99))
+    assert [c.members for c in clusters] == [(0, 1)]
+    both = find_duplicates(hashes, embeddings, settings=DuplicateSettings(embedding_similarity=0.99, require_both=True))
+    assert both == []
+
+
+def test_groups_limit_comparisons_and_none_is_skipped() -> None:
+    h = perceptual_hash(scene(3))
+    assert find_duplicates([h, h, None], groups=["p1", "p2", "p1"]) == []
+    assert [c.members for c in find_duplicates([h, h, None], groups=["p1", "p1", "p1"])] == [(0, 1)]
+
+
+def test_grouping_by_folder_pattern_and_csv(tmp_path: Path) -> None:
+    paths = [tmp_path / "SKU1" / "a.jpg", tmp_path / "SKU1" / "b.jpg", tmp_path / "SKU2" / "a.jpg", tmp_path / "c.jpg"]
+    for p in paths:
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"x")
+    assert list(group_by_folder(paths, tmp_path).values()) == ["SKU1", "SKU1", "SKU2", "."]
+    named = [tmp_path / n for n in ("AB12_1.jpg", "AB12_2.jpg", "CD9_front.jpg", "misc.png")]
+    groups = group_by_pattern(named, r"^(?P<product>[A-Z]+\d+)_")
+    assert list(groups.values()) == ["AB12", "AB12", "CD9", "misc"]
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("image,sku\nSKU1/a.jpg,X\nSKU2/a.jpg,Y\nb.jpg,X\n")
+    assert list(group_by_csv(paths, mapping, tmp_path).values()) == ["X", "X", "Y", "c"]
+
+
+def test_group_spec_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="capturing group"):
+        grouper_from_spec("pattern:abc")
+    with pytest.raises(ConfigError, match="not found"):
+        grouper_from_spec(f"csv:{tmp_path / 'nope.csv'}")
+    with pytest.raises(ConfigError, match="unknown --group-by"):
+        grouper_from_spec("colour")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,colour\na,b\n")
+    with pytest.raises(ConfigError, match="image column"):
+        group_by_csv([tmp_path / "a.jpg"], bad)

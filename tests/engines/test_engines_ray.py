@@ -1,0 +1,123 @@
+"""The Ray engine gives exactly the local engine's rows (one module, one local Ray instance: Ray is slow to start)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ray
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+
+import pyarrow.dataset as pads  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from pixgrade.engines.local import score_local  # noqa: E402
+from pixgrade.engines.ray_engine import list_inputs, score_with_ray, write_parquet_with_ray  # noqa: E402
+from pixgrade.errors import ConfigError  # noqa: E402
+from pixgrade.pipeline import open_writer  # noqa: E402
+
+N_GOOD = 30
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[None]:
+    """One local Ray instance for the whole module (start-up takes several seconds on 2 cores)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few dozen generated photos of different sizes, formats and quality, plus broken files."""
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(7)
+    for i in range(N_GOOD):
+        height, width = int(rng.integers(60, 200)), int(rng.integers(60, 200))
+        yy, xx = np.mgrid[0:height, 0:width]
+        image = np.full((height, width, 3), 240.0)
+        inside = ((yy - height / 2) / (height / 3)) ** 2 + ((xx - width / 2) / (width / 3)) ** 2 <= 1
+        image[inside] = rng.uniform(0, 255, 3)
+        image += rng.normal(0, 1 + i % 10, image.shape)
+        pixels = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
+        sub = root / ("nested" if i % 3 == 0 else "")
+        sub.mkdir(exist_ok=True)
+        if i % 4 == 0:
+            pixels.save(sub / f"photo_{i:02d}.png")
+        else:
+            pixels.save(sub / f"photo_{i:02d}.jpg", quality=int(20 + 2 * i))
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    (root / "empty.png").write_bytes(b"")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def _local_parquet(paths: list[str], scorer_kwargs: dict[str, Any], out: Path) -> Any:
+    with open_writer(out) as writer:
+        for result in score_local(paths, scorer_kwargs, workers=2, batch_size=8):
+            writer.write(result.to_row())
+    return pq.read_table(out)
+
+
+@pytest.mark.parametrize("model", ["none", "checkpoint"])
+def test_ray_parquet_equals_local_row_by_row(
+    ray_instance: None, photo_dir: Path, tmp_path: Path, model: str, request: pytest.FixtureRequest
+) -> None:
+    paths = list_inputs([photo_dir])
+    assert len(paths) == N_GOOD + 3
+    scorer_kwargs: dict[str, Any] = {"model": None}
+    if model == "checkpoint":
+        scorer_kwargs = {"model": str(request.getfixturevalue("tiny_checkpoint")), "backend": "onnx"}
+    local = _local_parquet(paths, scorer_kwargs, tmp_path / "local.parquet")
+    summary = write_parquet_with_ray(paths, tmp_path / "ray-out", scorer_kwargs, batch_size=8, num_actors=2)
+    remote = pads.dataset(tmp_path / "ray-out", format="parquet").to_table()
+    assert summary.n_images == len(paths) and summary.n_failed == 3
+    assert remote.schema == local.schema
+    assert remote.column("path").to_pylist() == paths, "rows are written in input order"
+    local_rows, remote_rows = local.to_pylist(), remote.to_pylist()
+    for mine, theirs in zip(remote_rows, local_rows, strict=True):
+        assert mine == theirs
+    failed = {Path(r["path"]).name: r["error"] for r in remote_rows if r["error"]}
+    assert set(failed) == {"broken.jpg", "empty.png", "notes.txt"}
+    assert all(r["score"] is not None for r in remote_rows if not r["error"])
+    if model == "checkpoint":
+        assert all(r["severity_blur"] is not None for r in remote_rows if not r["error"])
+
+
+def test_score_with_ray_streams_image_results_in_order(ray_instance: None, photo_dir: Path) -> None:
+    paths = list_inputs([photo_dir])[:12]
+    results = list(score_with_ray(paths, {"model": None}, batch_size=4, num_actors=2))
+    local = list(score_local(paths, {"model": None}, workers=0))
+    assert [r.path for r in results] == paths
+    assert [r.to_row() for r in results] == [r.to_row() for r in local]
+    assert [sorted(r.factors) for r in results] == [sorted(r.factors) for r in local]
+
+
+def test_uri_inputs_read_through_pyarrow_filesystems(ray_instance: None, photo_dir: Path) -> None:
+    uris = list_inputs([f"file://{photo_dir / 'nested'}"])
+    assert uris and all(u.startswith("file:///") for u in uris)
+    results = list(score_with_ray([*uris, f"file://{photo_dir}/missing.jpg"], {"model": None}, num_actors=1))
+    local = {Path(r.path).name: r.to_row() for r in score_local(list_inputs([photo_dir / "nested"]), {"model": None})}
+    for result in results[:-1]:
+        row = result.to_row()
+        assert result.path.startswith("file:///") and result.error is None
+        expected = local[Path(result.path).name]
+        assert {k: v for k, v in row.items() if k != "path"} == {k: v for k, v in expected.items() if k != "path"}
+    assert results[-1].error is not None and "cannot read" in results[-1].error
+
+
+def test_output_folder_is_never_clobbered(photo_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.csv").write_text("precious")
+    with pytest.raises(ConfigError, match="not empty"):
+        write_parquet_with_ray(list_inputs([photo_dir])[:2], out, {"model": None})
+    with pytest.raises(ConfigError, match="other than Parquet"):
+        write_parquet_with_ray(list_inputs([photo_dir])[:2], out, {"model": None}, overwrite=True)
+    assert (out / "keep.csv").read_text() == "precious"
