@@ -123,16 +123,20 @@ def monotonicity(folder: Path, pattern: str, n: int) -> None:
     if not files:
         print(f"\n   (no photos at {folder}/{pattern}; skipped)")
         return
-    print(f"\n2. share of photos with a strictly monotone probe over levels 0..5 — {len(files)} photos, {folder}:")
-    hits = dict.fromkeys(PROBES, 0)
+    print(f"\n2. photos whose probe moves strictly monotonically with the level — {len(files)} photos, {folder}:")
+    print(f"   {'type':16s} {'levels 0..5':>12s} {'levels 1..5':>12s}")
+    from_zero = dict.fromkeys(PROBES, 0)
+    from_one = dict.fromkeys(PROBES, 0)
     for index, path in enumerate(files):
         with Image.open(path) as im:
             clean = np.asarray(im.convert("RGB"))
         for name, (probe, direction) in PROBES.items():
-            values = [probe(degrade(clean, name, level, seed=index), clean) for level in range(6)]
-            hits[name] += bool((direction * np.diff(values) > 0).all())
-    for name, count in hits.items():
-        print(f"   {name:16s} {count:4d}/{len(files)}  ({100.0 * count / len(files):5.1f} %)")
+            steps = direction * np.diff([probe(degrade(clean, name, level, seed=index), clean) for level in range(6)])
+            from_zero[name] += bool((steps > 0).all())
+            from_one[name] += bool((steps[1:] > 0).all())
+    for name in PROBES:
+        share0, share1 = 100.0 * from_zero[name] / len(files), 100.0 * from_one[name] / len(files)
+        print(f"   {name:16s} {share0:11.0f}% {share1:11.0f}%")
 
 
 def main() -> None:
@@ -140,9 +144,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="photos per data set for the monotonicity check")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    )
+    cpus, load = os.cpu_count(), os.getloadavg()[0]
+    print(f"machine: {platform.machine()}, {cpus} CPUs, Python {platform.python_version()}, load average {load:.1f}")
     print(f"command: python benchmarks/bench_degrade.py --n {args.n} --repeat {args.repeat}")
     timing(args.repeat)
     root = data_dir()

@@ -1,11 +1,12 @@
 """Throughput of image decoding and of the factor measures, single process.
 
-Prints images per second for:
+Prints images per second (by wall clock and by this process's CPU time) for:
   1. decoding alone, full resolution (``load_image(data)``);
   2. decoding alone at reduced size (``load_image(data, max_side=512)``: JPEG draft mode + area downscale);
   3. the factor measures alone (``measure_all`` on already-decoded images), with the milliseconds of the shared
      preparation (working copy, luma, foreground mask) and of each factor.
-Files are read into memory first, so disk speed is not measured.
+Files are read into memory first, so disk speed is not measured. On a machine shared with other work the wall-clock
+figures swing with the load (printed first); the CPU-time figures are the steadier ones.
 
     python benchmarks/decode_measures.py [FOLDER] [--limit 200] [--enlarge 2000] [--threads 1]
 
@@ -50,15 +51,33 @@ def enlarge(data: bytes, side: int) -> bytes:
     return buf.getvalue()
 
 
-def time_decode(blobs: list[bytes], max_side: int | None) -> tuple[float, list[LoadedImage]]:
+class Clock:
+    """Wall-clock and CPU time (this process) of a block. On a busy machine the CPU time is the steadier figure."""
+
+    def __enter__(self) -> Clock:
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall0
+        self.cpu = time.process_time() - self.cpu0
+
+
+def report(label: str, n: int, clock: Clock, extra: str = "") -> None:
+    print(
+        f"{label:20s}: {n / clock.wall:7.1f} images/s wall ({1000 * clock.wall / n:7.2f} ms/image), "
+        f"{n / clock.cpu:7.1f} images/s CPU ({1000 * clock.cpu / n:7.2f} ms/image){extra}"
+    )
+
+
+def decode_all(blobs: list[bytes], max_side: int | None) -> list[LoadedImage]:
     images: list[LoadedImage] = []
-    start = time.perf_counter()
     for data in blobs:
         try:
             images.append(load_image(data, max_side=max_side))
         except ImageLoadError as exc:
             print(f"  skipped: {exc}", file=sys.stderr)
-    return time.perf_counter() - start, images
+    return images
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,35 +97,39 @@ def main(argv: list[str] | None = None) -> int:
     if args.enlarge:
         blobs = [enlarge(b, args.enlarge) for b in blobs]
     n = len(blobs)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
-          f"OpenCV threads {cv2.getNumThreads()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
+        f"OpenCV threads {cv2.getNumThreads()}"
+    )
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    print(f"load average before the run (1, 5, 15 min): {load}")
     print(f"folder: {args.folder}  files: {n}  enlarge: {args.enlarge or 'no'}")
     if not n:
         return 1
 
-    t_full, full = time_decode(blobs, None)
-    sizes = [im.original_size for im in full]
-    mp = statistics.mean(w * h for w, h in sizes) / 1e6
-    print(f"decode full         : {len(full) / t_full:7.1f} images/s  ({1000 * t_full / n:6.2f} ms/image, "
-          f"mean {mp:.2f} MP)")
-    t_red, reduced = time_decode(blobs, args.max_side)
-    print(f"decode max_side={args.max_side:<4d}: {len(reduced) / t_red:7.1f} images/s  ({1000 * t_red / n:6.2f} ms/image)")
+    with Clock() as clock:
+        full = decode_all(blobs, None)
+    mp = statistics.mean(w * h for w, h in (im.original_size for im in full)) / 1e6
+    report("decode full", len(full), clock, f", mean {mp:.2f} MP")
+    with Clock() as clock:
+        reduced = decode_all(blobs, args.max_side)
+    report(f"decode max_side={args.max_side}", len(reduced), clock)
 
-    # measures alone, on the full decodes (the working copy makes them size-independent)
-    per: dict[str, list[float]] = {name: [] for name in ("prepare (shared)", *FACTOR_NAMES)}
-    start = time.perf_counter()
-    for im in full:
-        t0 = time.perf_counter()
-        prep = prepare(im)
-        _ = prep.work_gray, prep.gray, prep.foreground
-        per["prepare (shared)"].append(time.perf_counter() - t0)
-        for name in FACTOR_NAMES:
-            t0 = time.perf_counter()
-            get_factor(name).fn(prep)
-            per[name].append(time.perf_counter() - t0)
-    t_meas = time.perf_counter() - start
-    print(f"measures (all {len(FACTOR_NAMES)})   : {len(full) / t_meas:7.1f} images/s  ({1000 * t_meas / n:6.2f} ms/image)")
-    print("per step, ms/image  (mean / median / p95):")
+    # measures alone, on the full decodes (the working copy makes them size-independent); per-step CPU time
+    steps = ("prepare (shared)", *FACTOR_NAMES)
+    per: dict[str, list[float]] = {name: [] for name in steps}
+    with Clock() as clock:
+        for im in full:
+            t0 = time.process_time()
+            prep = prepare(im)
+            _ = prep.work_gray, prep.foreground, prep.foreground_mask
+            per["prepare (shared)"].append(time.process_time() - t0)
+            for name in FACTOR_NAMES:
+                t0 = time.process_time()
+                get_factor(name).fn(prep)
+                per[name].append(time.process_time() - t0)
+    report(f"measures (all {len(FACTOR_NAMES)})", len(full), clock)
+    print("per step, CPU ms/image (mean / median / p95):")
     for name, values in per.items():
         ms = np.array(values) * 1000
         print(f"  {name:18s} {ms.mean():7.2f} {np.median(ms):7.2f} {np.percentile(ms, 95):7.2f}")

@@ -74,7 +74,9 @@ def embedder() -> tuple[object, str]:
         from pixgrade.model import create_model
         from pixgrade.model.predictor import Predictor
 
-        return Predictor(create_model(pretrained_backbone=True)), "ImageNet-initialised MobileNetV2 backbone (no trained weights yet)"
+        return Predictor(
+            create_model(pretrained_backbone=True)
+        ), "ImageNet-initialised MobileNetV2 backbone (no trained weights yet)"
 
 
 def pr(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, int, int]:
@@ -110,8 +112,10 @@ def main() -> None:
     truth = src[:, None] == src[None, :]
     upper = np.triu(np.ones((n, n), bool), k=1)
     pair_kind = np.array(kinds)[None, :].repeat(n, axis=0)  # the copy is always the later image of its pair
-    print(f"{len(chosen)} products, {n} images, {int((truth & upper).sum())} duplicate pairs, "
-          f"{int((~truth & upper).sum())} distinct pairs; seed {args.seed}")
+    print(
+        f"{len(chosen)} products, {n} images, {int((truth & upper).sum())} duplicate pairs, "
+        f"{int((~truth & upper).sum())} distinct pairs; seed {args.seed}"
+    )
 
     start = time.perf_counter()
     hashes = [int(perceptual_hash(x), 16) for x in images]

@@ -3,7 +3,7 @@
 Each fold trains a fresh ImageNet-initialised model on the other folds (10% of them held out for early
 stopping) and reports SRCC / PLCC / RMSE on the fold it never saw. The frozen stem is cached once and shared.
 
-    python benchmarks/livec_cv.py --folds 5            # the recipe of the shipped model
+    python benchmarks/livec_cv.py --config configs/default.yaml --folds 5   # the shipped model's recipe
     python benchmarks/livec_cv.py --folds 5 --no-synthetic --epochs 8
 """
 
@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy import stats
 
 from pixgrade.train.config import TrainConfig, load_config
@@ -27,7 +26,7 @@ from pixgrade.train.trainer import Trainer, group_split
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="training config (YAML/TOML); defaults to the built-in recipe")
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "../shared/data"))
+    parser.add_argument("--data", help="folder with livec-train/ and products-fashion/ (default: the config's paths)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only-folds", type=int, nargs="*", help="run just these fold indices")
     parser.add_argument("--epochs", type=int)
@@ -36,13 +35,15 @@ def main() -> None:
     parser.add_argument("--synthetic-sources", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/cv")
-    parser.add_argument("--cache-file", help="keep the cached stems in this file and reuse them on later runs")
     parser.add_argument("--set", nargs="*", default=[], help="extra config overrides key=value (JSON values)")
     args = parser.parse_args()
 
     config = load_config(args.config) if args.config else TrainConfig()
-    data = Path(args.data)
-    overrides = {"manifests": [str(data / "livec-train")], "synthetic_dir": str(data / "products-fashion"), "progress": False}
+    overrides: dict[str, object] = {"progress": False}
+    if args.data:
+        overrides.update(
+            manifests=[str(Path(args.data) / "livec-train")], synthetic_dir=str(Path(args.data) / "products-fashion")
+        )
     if args.epochs:
         overrides["epochs"] = args.epochs
     if args.trainable_from is not None:
@@ -58,21 +59,19 @@ def main() -> None:
 
     human = read_human_items(config.manifests[0])
     synthetic = (
-        synthetic_items(config.synthetic_dir, config.synthetic_sources, config.synthetic_variants,
-                        config.synthetic_holdout_mod, config.seed)
-        if config.synthetic_dir else []
+        synthetic_items(
+            config.synthetic_dir,
+            config.synthetic_sources,
+            config.synthetic_variants,
+            config.synthetic_holdout_mod,
+            config.seed,
+        )
+        if config.synthetic_dir
+        else []
     )
     started = time.perf_counter()
     base = Trainer(replace(config, out_dir=f"{args.out}/cache"))
-    cache_key = f"{config.trainable_from}-{config.synthetic_sources}-{config.synthetic_variants}-{config.seed}"
-    cache_path = Path(args.cache_file) if args.cache_file else None
-    if cache_path and cache_path.is_file() and torch.load(cache_path, weights_only=False)["key"] == cache_key:
-        cached = torch.load(cache_path, weights_only=False)  # our own file, written below
-        human_cache, synth_cache = cached["human"], cached["synthetic"] if synthetic else []
-    else:
-        human_cache, synth_cache = base.prepare(human, synthetic)
-        if cache_path:
-            torch.save({"key": cache_key, "human": human_cache, "synthetic": synth_cache}, cache_path)
+    human_cache, synth_cache = base.prepare(human, synthetic)  # reused from config.cache_dir when present
     print(f"cached {len(human_cache)} rated + {len(synth_cache)} synthetic in {time.perf_counter() - started:.0f} s")
 
     rng = np.random.default_rng(args.seed)
@@ -87,7 +86,10 @@ def main() -> None:
         tr, va = group_split([human[i] for i in rest], config.val_fraction, config.seed + fold)
         trainer = Trainer(replace(config, out_dir=f"{args.out}/fold{fold}", seed=config.seed + fold))
         result = trainer.fit(
-            [human_cache[rest[i]] for i in tr], [human_cache[rest[i]] for i in va], synth_cache, [],
+            [human_cache[rest[i]] for i in tr],
+            [human_cache[rest[i]] for i in va],
+            synth_cache,
+            [],
         )
         from pixgrade.model.checkpoint import load_checkpoint
 
@@ -106,8 +108,10 @@ def main() -> None:
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
     srcc = [r["srcc"] for r in results]
     plcc = [r["plcc"] for r in results]
-    print(f"LIVE-C {args.folds}-fold CV ({len(results)} folds run): SRCC {np.mean(srcc):.4f} ± {np.std(srcc):.4f}, "
-          f"PLCC {np.mean(plcc):.4f} ± {np.std(plcc):.4f}")
+    print(
+        f"LIVE-C {args.folds}-fold CV ({len(results)} folds run): SRCC {np.mean(srcc):.4f} ± {np.std(srcc):.4f}, "
+        f"PLCC {np.mean(plcc):.4f} ± {np.std(plcc):.4f}"
+    )
 
 
 if __name__ == "__main__":

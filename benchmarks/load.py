@@ -112,6 +112,7 @@ async def _run(url: str, clients: int, duration: float, heatmap: bool, images: l
         )
         elapsed = time.perf_counter() - start
         metrics = (await client.get("/metrics")).text
+        health = (await client.get("/v1/health")).json()
     batch_sum = re.search(r"^pixgrade_model_batch_size_sum (\S+)$", metrics, re.M)
     batch_count = re.search(r"^pixgrade_model_batch_size_count (\S+)$", metrics, re.M)
     mean_batch = (
@@ -119,7 +120,13 @@ async def _run(url: str, clients: int, duration: float, heatmap: bool, images: l
         if batch_sum and batch_count and float(batch_count.group(1))
         else float("nan")
     )
-    return {"latencies": latencies, "statuses": statuses, "elapsed": elapsed, "mean_batch": mean_batch}
+    return {
+        "latencies": latencies,
+        "statuses": statuses,
+        "elapsed": elapsed,
+        "mean_batch": mean_batch,
+        "backend": health.get("backend", "?"),
+    }
 
 
 def _start_server(args: argparse.Namespace, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -146,6 +153,8 @@ def _start_server(args: argparse.Namespace, tmp: Path) -> tuple[subprocess.Popen
         str(port),
         "--model",
         model,
+        "--backend",
+        args.backend,
         "--max-batch",
         str(args.max_batch),
         "--max-wait-ms",
@@ -180,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="target a running server (loopback only) instead of starting one")
     parser.add_argument("--model", default="random", help="for the started server: default, random, none or a path")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"), help="for the started server")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=float, default=15.0, help=f"seconds of load (at most {MAX_DURATION:.0f})")
     parser.add_argument("--size", default="800x600", help="WIDTHxHEIGHT of the uploaded JPEGs (default 800x600)")
@@ -215,7 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = float(result["elapsed"])  # type: ignore[arg-type]
     ok = statuses.get("200", 0)
     errors = {k: v for k, v in sorted(statuses.items()) if k != "200"}
-    print(f"machine: {os.cpu_count()} CPU cores; server model: {args.model if not args.url else args.url}")
+    load = os.getloadavg()[0]
+    print(
+        f"machine: {os.cpu_count()} CPU cores, load average {load:.1f} at the end; "
+        f"server: {args.model if not args.url else args.url} ({result['backend']} backend)"
+    )
     print(
         f"clients={args.clients} duration={elapsed:.1f}s image={width}x{height} JPEG heatmap={args.heatmap} "
         f"max_batch={args.max_batch} max_wait_ms={args.max_wait_ms:g} torch_threads={args.torch_threads}"

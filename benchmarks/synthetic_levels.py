@@ -46,8 +46,10 @@ def main() -> None:
                 channel = get_degradation(name).severity
                 rows.append((row.product_id, name, level, out.score, out.severities[channel]))
     df = pd.DataFrame(rows, columns=["product", "degradation", "level", "score", "severity"])
-    print(f"{len(table)} held-out photos x {df.degradation.nunique()} types x 6 levels in "
-          f"{time.perf_counter() - started:.0f} s")
+    print(
+        f"{len(table)} held-out photos x {df.degradation.nunique()} types x 6 levels in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     print(f"{'degradation':16s} {'SRCC/image':>10s} {'SRCC pooled':>11s} {'sev L0':>7s} {'sev L5':>7s}")
     per_type = []
     for name, group in df.groupby("degradation"):

@@ -38,7 +38,7 @@ SS = 2  # supersampling factor for anti-aliased edges
 Canvas = np.ndarray  # float32 (H, W, 3) in 0..255
 
 
-def _mask(shape: tuple[int, int], draw: Callable[[np.ndarray], None]) -> np.ndarray:
+def _mask(shape: tuple[int, int], draw: Callable[[np.ndarray], object]) -> np.ndarray:
     """A soft 0..1 mask drawn at ``SS`` x resolution with ``draw(mask_uint8)`` and area-averaged down."""
     h, w = shape
     big = np.zeros((h * SS, w * SS), np.uint8)
@@ -46,7 +46,7 @@ def _mask(shape: tuple[int, int], draw: Callable[[np.ndarray], None]) -> np.ndar
     return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
 
-def _paint(canvas: Canvas, mask: np.ndarray, colour: np.ndarray) -> None:
+def _paint(canvas: Canvas, mask: np.ndarray, colour: np.ndarray | tuple[float, float, float]) -> None:
     """Alpha-blend ``colour`` (an (H, W, 3) array or an RGB triple) into ``canvas`` through ``mask``."""
     m = mask[:, :, None]
     canvas[:] = canvas * (1 - m) + np.asarray(colour, np.float32) * m
@@ -82,7 +82,7 @@ def _grain(rng: np.random.Generator, h: int, w: int, sigma: float, blur: float) 
 
 
 def _s(v: float) -> int:
-    return int(round(v * SS))
+    return round(v * SS)
 
 
 def draw_mug(size: int = 760, scale: float = 1.0, offset: tuple[float, float] = (0, 0), seed: int = 1) -> Canvas:
@@ -97,10 +97,13 @@ def draw_mug(size: int = 760, scale: float = 1.0, offset: tuple[float, float] = 
     # handle: thick ring on the right
     handle = _mask(
         (h, w),
-        lambda a: cv2.ellipse(a, (_s(x1), _s(cy)), (_s(110 * k), _s(140 * k)), 0, -80, 80, 255, _s(40 * k), cv2.LINE_AA),
+        lambda a: cv2.ellipse(
+            a, (_s(x1), _s(cy)), (_s(110 * k), _s(140 * k)), 0, -80, 80, 255, _s(40 * k), cv2.LINE_AA
+        ),
     )
     base = np.array([38, 120, 150], np.float32)
     _paint(c, handle, base * 0.8)
+
     def mug_body(a: np.ndarray) -> None:
         cv2.rectangle(a, (_s(x0), _s(y0)), (_s(x1), _s(y1)), 255, -1)
         cv2.ellipse(a, (_s(cx), _s(y1)), (_s(bw / 2), _s(26 * k)), 0, 0, 180, 255, -1, cv2.LINE_AA)
@@ -117,7 +120,8 @@ def draw_mug(size: int = 760, scale: float = 1.0, offset: tuple[float, float] = 
     rim = _mask((h, w), lambda a: cv2.ellipse(a, (_s(cx), _s(y0)), (_s(bw / 2), _s(28 * k)), 0, 0, 360, 255, -1))
     _paint(c, rim, (30, 70, 85))
     inner = _mask(
-        (h, w), lambda a: cv2.ellipse(a, (_s(cx), _s(y0 + 3 * k)), (_s(bw / 2 - 12 * k), _s(20 * k)), 0, 0, 360, 255, -1)
+        (h, w),
+        lambda a: cv2.ellipse(a, (_s(cx), _s(y0 + 3 * k)), (_s(bw / 2 - 12 * k), _s(20 * k)), 0, 0, 360, 255, -1),
     )
     _paint(c, inner, (232, 226, 214))
     return c
@@ -130,13 +134,26 @@ def draw_sneaker(size: int = 760, seed: int = 2) -> Canvas:
     c = np.full((h, w, 3), 255, np.float32)
     _shadow(c, w / 2, 545 * k, 310 * k, 24 * k, 0.4)
     sole_pts = np.array([[70, 470], [690, 470], [715, 505], [690, 545], [90, 545], [55, 510]], np.float32) * k
-    upper_pts = np.array(
-        [[85, 475], [120, 380], [230, 330], [330, 250], [420, 215], [470, 240], [520, 330], [640, 380], [700, 430],
-         [700, 475]],
-        np.float32,
-    ) * k
+    upper_pts = (
+        np.array(
+            [
+                [85, 475],
+                [120, 380],
+                [230, 330],
+                [330, 250],
+                [420, 215],
+                [470, 240],
+                [520, 330],
+                [640, 380],
+                [700, 430],
+                [700, 475],
+            ],
+            np.float32,
+        )
+        * k
+    )
 
-    def poly(pts: np.ndarray) -> Callable[[np.ndarray], None]:
+    def poly(pts: np.ndarray) -> Callable[[np.ndarray], object]:
         return lambda a: cv2.fillPoly(a, [np.round(pts * SS).astype(np.int32)], 255, cv2.LINE_AA)
 
     upper = _mask((h, w), poly(upper_pts))
@@ -149,12 +166,14 @@ def draw_sneaker(size: int = 760, seed: int = 2) -> Canvas:
     sole = _mask((h, w), poly(sole_pts))
     sole_colour = np.full((h, w, 3), 236, np.float32) - 40 * ((yy * 760 / max(k, 1e-6) - 470) / 75).clip(0, 1)
     _paint(c, sole, sole_colour + _grain(rng, h, w, 3, 0.8))
+
     def treads(a: np.ndarray) -> None:
         for x in range(90, 690, 22):
             cv2.line(a, (_s(x * k), _s(532 * k)), (_s((x + 14) * k), _s(545 * k)), 255, _s(3 * k), cv2.LINE_AA)
 
     tread = _mask((h, w), treads)
     _paint(c, tread * sole, (150, 150, 150))
+
     def lace_lines(a: np.ndarray) -> None:
         for i in range(5):
             start = (_s((300 + 30 * i) * k), _s((300 - 22 * i) * k))
@@ -163,11 +182,18 @@ def draw_sneaker(size: int = 760, seed: int = 2) -> Canvas:
 
     laces = _mask((h, w), lace_lines)
     _paint(c, laces, (250, 250, 250))
-    collar = _mask((h, w), lambda a: cv2.ellipse(a, (_s(470 * k), _s(250 * k)), (_s(55 * k), _s(22 * k)), 20, 0, 360,
-                                                 255, -1, cv2.LINE_AA))
+    collar = _mask(
+        (h, w),
+        lambda a: cv2.ellipse(
+            a, (_s(470 * k), _s(250 * k)), (_s(55 * k), _s(22 * k)), 20, 0, 360, 255, -1, cv2.LINE_AA
+        ),
+    )
     _paint(c, collar, (40, 30, 30))
-    _paint(c, upper * 0.8 * _highlight(w, h, 260 * k, 30 * k) * (yy[:, :, 0] < 400 * k / size).astype(np.float32),
-           (255, 200, 200))
+    _paint(
+        c,
+        upper * 0.8 * _highlight(w, h, 260 * k, 30 * k) * (yy[:, :, 0] < 400 * k / size).astype(np.float32),
+        (255, 200, 200),
+    )
     return c
 
 
@@ -181,12 +207,16 @@ def draw_bottle(height: int = 800, width: int = 600, seed: int = 3, backdrop: Ca
     bw = 230 * k
     x0, x1 = cx - bw / 2, cx + bw / 2
     body = _mask((h, w), lambda a: cv2.rectangle(a, (_s(x0), _s(260 * k)), (_s(x1), _s(735 * k)), 255, -1))
-    shoulder = _mask((h, w), lambda a: cv2.ellipse(a, (_s(cx), _s(262 * k)), (_s(bw / 2), _s(90 * k)), 0, 180, 360,
-                                                   255, -1, cv2.LINE_AA))
-    neck = _mask((h, w), lambda a: cv2.rectangle(a, (_s(cx - 38 * k), _s(95 * k)), (_s(cx + 38 * k), _s(200 * k)), 255,
-                                                 -1))
-    cap = _mask((h, w), lambda a: cv2.rectangle(a, (_s(cx - 46 * k), _s(55 * k)), (_s(cx + 46 * k), _s(110 * k)), 255,
-                                                -1))
+    shoulder = _mask(
+        (h, w),
+        lambda a: cv2.ellipse(a, (_s(cx), _s(262 * k)), (_s(bw / 2), _s(90 * k)), 0, 180, 360, 255, -1, cv2.LINE_AA),
+    )
+    neck = _mask(
+        (h, w), lambda a: cv2.rectangle(a, (_s(cx - 38 * k), _s(95 * k)), (_s(cx + 38 * k), _s(200 * k)), 255, -1)
+    )
+    cap = _mask(
+        (h, w), lambda a: cv2.rectangle(a, (_s(cx - 46 * k), _s(55 * k)), (_s(cx + 46 * k), _s(110 * k)), 255, -1)
+    )
     green = np.array([40, 110, 60], np.float32)
     shade = _cylinder(w, h, x0, x1)[:, :, None]
     glass = green * shade + _grain(rng, h, w, 3, 1.0) + 170 * _highlight(w, h, x0 + 0.25 * bw, 8 * k)[:, :, None]
@@ -196,14 +226,27 @@ def draw_bottle(height: int = 800, width: int = 600, seed: int = 3, backdrop: Ca
     label = _mask((h, w), lambda a: cv2.rectangle(a, (_s(x0), _s(400 * k)), (_s(x1), _s(600 * k)), 255, -1))
     _paint(c, label, np.array([240, 232, 210], np.float32) * (0.6 + 0.4 * shade))
     text = np.zeros((h, w), np.uint8)
-    cv2.putText(text, "OLIVA", (int(cx - 85 * k), int(515 * k)), cv2.FONT_HERSHEY_DUPLEX, 1.6 * k, 255,
-                max(1, int(3 * k)), cv2.LINE_AA)
+    cv2.putText(
+        text,
+        "OLIVA",
+        (int(cx - 85 * k), int(515 * k)),
+        cv2.FONT_HERSHEY_DUPLEX,
+        1.6 * k,
+        255,
+        max(1, int(3 * k)),
+        cv2.LINE_AA,
+    )
     _paint(c, text.astype(np.float32) / 255 * label, (120, 30, 30))
     return c
 
 
-def draw_handbag(size: int = 760, scale: float = 1.0, centre: tuple[float, float] = (0.5, 0.53), seed: int = 4,
-                 with_shadow: bool = True) -> tuple[Canvas, np.ndarray]:
+def draw_handbag(
+    size: int = 760,
+    scale: float = 1.0,
+    centre: tuple[float, float] = (0.5, 0.53),
+    seed: int = 4,
+    with_shadow: bool = True,
+) -> tuple[Canvas, np.ndarray]:
     """The handbag and its coverage mask (for the transparent PNG)."""
     rng = np.random.default_rng(seed)
     h = w = size
@@ -214,21 +257,34 @@ def draw_handbag(size: int = 760, scale: float = 1.0, centre: tuple[float, float
         _shadow(c, cx, cy + 215 * k, 290 * k, 22 * k)
     body_pts = np.array([[-250, 210], [250, 210], [205, -120], [-205, -120]], np.float32) * k + [cx, cy]
     body = _mask((h, w), lambda a: cv2.fillPoly(a, [np.round(body_pts * SS).astype(np.int32)], 255, cv2.LINE_AA))
-    handle = _mask((h, w), lambda a: cv2.ellipse(a, (_s(cx), _s(cy - 120 * k)), (_s(130 * k), _s(150 * k)), 0, 180, 360,
-                                                 255, _s(22 * k), cv2.LINE_AA))
+    handle = _mask(
+        (h, w),
+        lambda a: cv2.ellipse(
+            a, (_s(cx), _s(cy - 120 * k)), (_s(130 * k), _s(150 * k)), 0, 180, 360, 255, _s(22 * k), cv2.LINE_AA
+        ),
+    )
     tan = np.array([150, 90, 50], np.float32)
     leather = _grain(rng, h, w, 14, 1.2) + _grain(rng, h, w, 5, 0.5)
     yy = (np.arange(h, dtype=np.float32)[:, None, None] - (cy - 120 * k)) / (330 * k)
-    colour = tan * (1.1 - 0.35 * np.clip(yy, 0, 1)) * (0.7 + 0.3 * _cylinder(w, h, cx - 250 * k, cx + 250 * k)[:, :, None])
+    colour = (
+        tan * (1.1 - 0.35 * np.clip(yy, 0, 1)) * (0.7 + 0.3 * _cylinder(w, h, cx - 250 * k, cx + 250 * k)[:, :, None])
+    )
     _paint(c, handle, tan * 0.7 + leather * 0.5)
     _paint(c, body, colour + leather)
     flap_pts = np.array([[-205, -120], [205, -120], [185, 40], [0, 80], [-185, 40]], np.float32) * k + [cx, cy]
     flap = _mask((h, w), lambda a: cv2.fillPoly(a, [np.round(flap_pts * SS).astype(np.int32)], 255, cv2.LINE_AA))
     _paint(c, flap, colour * 0.85 + leather)
+
     def stitches(a: np.ndarray) -> None:
         for x in range(-190, 190, 16):
-            cv2.line(a, (_s(cx + (x - 4) * k), _s(cy - 110 * k)), (_s(cx + (x + 4) * k), _s(cy - 110 * k)), 255,
-                     _s(2 * k), cv2.LINE_AA)
+            cv2.line(
+                a,
+                (_s(cx + (x - 4) * k), _s(cy - 110 * k)),
+                (_s(cx + (x + 4) * k), _s(cy - 110 * k)),
+                255,
+                _s(2 * k),
+                cv2.LINE_AA,
+            )
 
     stitch = _mask((h, w), stitches)
     _paint(c, stitch, (235, 215, 180))
@@ -257,10 +313,11 @@ def cluttered_backdrop(height: int, width: int, seed: int = 5) -> Canvas:
 def watermark(canvas: Canvas, text: str = "SAMPLE") -> Canvas:
     h, w = canvas.shape[:2]
     layer = np.zeros((h, w), np.uint8)
-    cv2.putText(layer, text, (int(0.08 * w), int(0.62 * h)), cv2.FONT_HERSHEY_SIMPLEX, w / 190, 255, int(w / 60),
-                cv2.LINE_AA)
+    cv2.putText(
+        layer, text, (int(0.08 * w), int(0.62 * h)), cv2.FONT_HERSHEY_SIMPLEX, w / 190, 255, int(w / 60), cv2.LINE_AA
+    )
     rot = cv2.getRotationMatrix2D((w / 2, h / 2), 30, 1.0)
-    layer = cv2.warpAffine(layer, rot, (w, h))
+    layer = np.asarray(cv2.warpAffine(layer, rot, (w, h)))
     out = canvas.copy()
     _paint(out, layer.astype(np.float32) / 255 * 0.45, (200, 200, 200))
     return out

@@ -64,7 +64,9 @@ def test_filter_decides_copies_and_reports(shop: Path, tmp_path: Path) -> None:
     assert (shop / "SKU1" / "good.jpg").is_file()  # copies: originals untouched
 
 
-def test_rerun_reuses_and_never_overwrites_users_files(shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rerun_reuses_and_never_overwrites_users_files(
+    shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     main(["filter", str(shop), "-o", str(out), *FAST])
     (out / "report.html").write_text("my own notes")  # the user replaced our report with their file
@@ -137,3 +139,19 @@ def test_catalog_export_cli(shop: Path, tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 6 and {"decision", "score", "sha256"} <= set(rows[0])
     assert main(["catalog", "export", str(out / "catalog.sqlite"), "-o", str(tmp_path / "cat.csv")]) == 2
+
+
+def test_dry_run_reads_but_never_writes_the_catalogue(shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    out = tmp_path / "out"
+    main(["filter", str(shop), "-o", str(out), "--no-files", "--no-report", *FAST])
+    db = out / "catalog.sqlite"
+    before = db.stat().st_mtime_ns
+    capsys.readouterr()
+    main(["filter", str(shop), "-o", str(out), "--dry-run", *FAST])
+    assert "5 unchanged (stored scores reused)" in capsys.readouterr().err
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    conn.close()
+    assert db.stat().st_mtime_ns == before

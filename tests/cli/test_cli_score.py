@@ -187,6 +187,15 @@ def test_resume_after_ctrl_c_gives_every_file_exactly_once(
     assert Counter(r["path"] for r in read_rows(out)) == counts
 
 
+def test_own_outputs_inside_the_scanned_folder_are_not_scored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_images(tmp_path, 2)
+    assert score(".", "-o", "results.parquet", "--html", "page.html", "--workers", "0") == 0
+    (tmp_path / "more.png").write_bytes((tmp_path / "img001.png").read_bytes())
+    assert score(".", "-o", "results.parquet", "--html", "page.html", "--resume", "--workers", "0") == 0
+    assert sorted(r["path"] for r in read_rows("results.parquet")) == ["img000.jpg", "img001.png", "more.png"]
+
+
 @pytest.mark.slow
 def test_resume_after_the_process_is_killed(tmp_path: Path) -> None:
     images = make_images(tmp_path / "imgs", 150)

@@ -27,8 +27,15 @@ N_GOOD = 30
 
 @pytest.fixture(scope="module")
 def ray_instance() -> Iterator[None]:
-    """One local Ray instance for the whole module (start-up takes several seconds on 2 cores)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    """One local Ray instance for the whole module (start-up takes several seconds on 2 cores). Worker processes
+    may take long to start on a busy 2-core machine: allow them 10 minutes instead of Ray's 60 s."""
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        _system_config={"worker_register_timeout_seconds": 600},
+    )
     yield
     ray.shutdown()
 
@@ -75,7 +82,8 @@ def test_ray_parquet_equals_local_row_by_row(
     if model == "checkpoint":
         scorer_kwargs = {"model": str(request.getfixturevalue("tiny_checkpoint")), "backend": "onnx"}
     local = _local_parquet(paths, scorer_kwargs, tmp_path / "local.parquet")
-    summary = write_parquet_with_ray(paths, tmp_path / "ray-out", scorer_kwargs, batch_size=8, num_actors=2)
+    actors = 2 if model == "none" else 1  # each new actor is a new Ray worker process: slow to start on 2 cores
+    summary = write_parquet_with_ray(paths, tmp_path / "ray-out", scorer_kwargs, batch_size=8, num_actors=actors)
     remote = pads.dataset(tmp_path / "ray-out", format="parquet").to_table()
     assert summary.n_images == len(paths) and summary.n_failed == 3
     assert remote.schema == local.schema
@@ -121,3 +129,31 @@ def test_output_folder_is_never_clobbered(photo_dir: Path, tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="other than Parquet"):
         write_parquet_with_ray(list_inputs([photo_dir])[:2], out, {"model": None}, overwrite=True)
     assert (out / "keep.csv").read_text() == "precious"
+
+
+def test_cli_score_engine_ray_writes_parquet_folder(ray_instance: None, photo_dir: Path, tmp_path: Path) -> None:
+    from pixgrade.cli.main import main
+
+    out = tmp_path / "results.parquet"
+    code = main(["score", str(photo_dir / "nested"), "--model", "none", "--engine", "ray", "-o", str(out)])
+    assert code == 0  # every image in nested/ is readable
+    assert out.is_dir() and list(out.glob("*.parquet"))
+    local = tmp_path / "local.parquet"
+    assert main(["score", str(photo_dir / "nested"), "--model", "none", "-o", str(local), "--no-progress"]) == 0
+    assert pads.dataset(out, format="parquet").to_table().to_pylist() == pq.read_table(local).to_pylist()
+    # an existing output is never replaced without --overwrite
+    assert main(["score", str(photo_dir / "nested"), "--model", "none", "--engine", "ray", "-o", str(out)]) == 2
+
+
+def test_cli_score_engine_ray_streams_to_csv(ray_instance: None, photo_dir: Path, tmp_path: Path) -> None:
+    import csv
+
+    from pixgrade.cli.main import main
+
+    out = tmp_path / "results.csv"
+    args = ["score", str(photo_dir), "--model", "none", "--engine", "ray", "-o", str(out), "--no-progress"]
+    assert main(args) == 1  # the broken files fail, the run goes on
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["path"] for r in rows] == list_inputs([photo_dir])
+    assert sum(bool(r["error"]) for r in rows) == 3

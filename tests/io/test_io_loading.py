@@ -301,7 +301,9 @@ def _png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b"")
+    )
 
 
 def test_decompression_bomb_is_refused_from_the_header(tmp_path: Path) -> None:
@@ -311,7 +313,7 @@ def test_decompression_bomb_is_refused_from_the_header(tmp_path: Path) -> None:
         load_image(path)
     message = str(info.value)
     assert str(path) in message and "12000x10000" in message and "100,000,000" in message
-    assert Image.MAX_IMAGE_PIXELS == limit_before  # Pillow's global state untouched
+    assert limit_before == Image.MAX_IMAGE_PIXELS  # Pillow's global state untouched
 
 
 def test_configurable_pixel_limit() -> None:

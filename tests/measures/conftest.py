@@ -28,7 +28,7 @@ def product_scene(
     shade = 70 + 60 * (xx / max(1, s - 1)) + 15 * np.sin(yy / 7.0)
     stripes = ((xx // 9) % 2) * 40
     texture = rng.normal(0, 6, (s, s)).astype(np.float32)
-    texture = cv2.GaussianBlur(texture, (0, 0), 0.7)
+    texture = np.asarray(cv2.GaussianBlur(texture, (0, 0), 0.7))
     body = shade + stripes + texture
     patch = np.stack([body * 1.1, body * 0.8, body * 0.6], axis=2)
     img[y0 : y0 + s, x0 : x0 + s] = np.clip(patch, 0, 255).astype(np.uint8)

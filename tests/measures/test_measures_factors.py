@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import cv2
 import numpy as np
@@ -53,7 +54,7 @@ def test_sharpness_falls_monotonically_with_blur(scene: np.ndarray) -> None:
     values = [sharpness(scene).value]
     for sigma in (0.7, 1.5, 3.0, 6.0):
         values.append(sharpness(cv2.GaussianBlur(scene, (0, 0), sigma)).value)
-    assert all(a > b for a, b in zip(values, values[1:], strict=False)), values
+    assert all(a > b for a, b in itertools.pairwise(values)), values
     assert not sharpness(scene).flag
     blurred = sharpness(cv2.GaussianBlur(scene, (0, 0), 4.0))
     assert blurred.flag and blurred.reason is not None and blurred.reason.startswith("blurry")

@@ -131,3 +131,7 @@ def raise_on_7(items: list[int], offset: int) -> list[int]:
 
 def failure(item: int, message: str) -> int:
     return -1 if "died" in message else -2
+
+
+def broken_initializer() -> None:
+    raise RuntimeError("this worker cannot start")

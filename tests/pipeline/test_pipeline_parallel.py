@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pipeline_helpers import crash_on_13, double_chunk, failure, raise_on_7
+import pytest
+from pipeline_helpers import broken_initializer, crash_on_13, double_chunk, failure, raise_on_7
 
-from pixgrade.pipeline.parallel import ChunkMap
+from pixgrade.pipeline.parallel import ChunkMap, WorkerStartError
 
 
 def consumed_lazily(n: int, log: list[int]):  # type: ignore[no-untyped-def]
@@ -39,3 +40,12 @@ def test_an_exception_in_the_worker_fails_only_its_chunk() -> None:
     results = list(mapper(range(12)))
     assert results[4:8] == [-2, -2, -2, -2]  # the chunk holding 7
     assert results[:4] == [0, 2, 4, 6] and results[8:] == [16, 18, 20, 22]
+
+
+def test_workers_that_cannot_start_stop_the_run_with_a_clear_error() -> None:
+    mapper: ChunkMap[int, int] = ChunkMap(
+        double_chunk, (0,), workers=1, chunk_size=2, max_pending=2, on_failure=failure, initializer=broken_initializer
+    )
+    with pytest.raises(WorkerStartError, match="--workers 0"):
+        list(mapper(range(10)))
+    assert mapper.restarts == 1  # gave up after one restart, instead of marking every item as a crash

@@ -20,7 +20,9 @@ def product_on_white(size: int = 400, fill: float = 0.9, colour: tuple[int, int,
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
-def add_caption(rgb: np.ndarray, text: str = "SALE 50% OFF", size: int = 28, xy: tuple[int, int] = (10, 8)) -> np.ndarray:
+def add_caption(
+    rgb: np.ndarray, text: str = "SALE 50% OFF", size: int = 28, xy: tuple[int, int] = (10, 8)
+) -> np.ndarray:
     image = Image.fromarray(rgb.copy())
     font = ImageFont.load_default(size=size)
     ImageDraw.Draw(image).text(xy, text, fill=(200, 20, 20), font=font)

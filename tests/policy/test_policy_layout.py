@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from policy_images import product_on_white
 from PIL import Image, ImageDraw, ImageOps
+from policy_images import product_on_white
 
 from pixgrade.policy import background_mask, background_stats, detect_border, product_mask
 

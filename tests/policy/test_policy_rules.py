@@ -22,8 +22,20 @@ from pixgrade.policy import (
 
 
 def good_facts(**changes: object) -> ImageFacts:
-    base = dict(white_background=1.0, edge_r=255, edge_g=255, edge_b=255, background_fraction=0.3, product_fill=0.9,
-                border=False, border_px=0, text_regions=0, overlay_text_regions=0, text_area=0.0, text_detector="db")
+    base = dict(
+        white_background=1.0,
+        edge_r=255,
+        edge_g=255,
+        edge_b=255,
+        background_fraction=0.3,
+        product_fill=0.9,
+        border=False,
+        border_px=0,
+        text_regions=0,
+        overlay_text_regions=0,
+        text_area=0.0,
+        text_detector="db",
+    )
     base.update(changes)
     return ImageFacts(**base)  # type: ignore[arg-type]
 
@@ -77,14 +89,39 @@ CASES = [
     ("walmart", "no-text", {}, {"overlay_text_regions": 3}, True),
     ("generic", "min-quality", {"score": 2.0}, {}, True),
     ("generic", "good-quality", {"score": 3.0}, {}, False),
-    ("generic", "sharp", {"factors": {"sharpness": Factor("sharpness", 1.0, 0.1, True), "exposure": Factor("exposure", 0.5, 0.9, False)}}, {}, False),
-    ("generic", "exposed", {"factors": {"sharpness": Factor("sharpness", 1.0, 0.9, False), "exposure": Factor("exposure", 0.5, 0.1, True)}}, {}, False),
+    (
+        "generic",
+        "sharp",
+        {
+            "factors": {
+                "sharpness": Factor("sharpness", 1.0, 0.1, True),
+                "exposure": Factor("exposure", 0.5, 0.9, False),
+            }
+        },
+        {},
+        False,
+    ),
+    (
+        "generic",
+        "exposed",
+        {
+            "factors": {
+                "sharpness": Factor("sharpness", 1.0, 0.9, False),
+                "exposure": Factor("exposure", 0.5, 0.1, True),
+            }
+        },
+        {},
+        False,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("preset", "rule", "result_changes", "fact_changes", "hard"), CASES,
-                         ids=[f"{c[0]}:{c[1]}" for c in CASES])
-def test_each_rule_fails_on_its_defect(preset: str, rule: str, result_changes: dict, fact_changes: dict, hard: bool) -> None:
+@pytest.mark.parametrize(
+    ("preset", "rule", "result_changes", "fact_changes", "hard"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES]
+)
+def test_each_rule_fails_on_its_defect(
+    preset: str, rule: str, result_changes: dict, fact_changes: dict, hard: bool
+) -> None:
     policy = load_policy(preset)
     verdict = evaluate(policy, good_result(**result_changes), good_facts(**fact_changes))
     failed = {r.rule for r in verdict.results if r.failed}
@@ -127,8 +164,10 @@ def test_user_yaml_and_toml_policies(tmp_path: Path) -> None:
     yaml_file = tmp_path / "mine.yaml"
     yaml_file.write_text("name: mine\nrules:\n  - id: big\n    metric: longest_side\n    op: '>='\n    value: 3000\n")
     toml_file = tmp_path / "mine.toml"
-    toml_file.write_text('name = "t"\n[[rules]]\nid = "sq"\nmetric = "aspect_ratio"\nop = "between"\nvalue = [0.9, 1.1]\n'
-                         'action = "warn"\n')
+    toml_file.write_text(
+        'name = "t"\n[[rules]]\nid = "sq"\nmetric = "aspect_ratio"\nop = "between"\nvalue = [0.9, 1.1]\n'
+        'action = "warn"\n'
+    )
     assert not evaluate(load_policy(yaml_file), good_result(), good_facts()).passed
     verdict = evaluate(load_policy(toml_file), good_result(width=3000, height=1000), good_facts())
     assert verdict.passed and [w.rule for w in verdict.warnings] == ["sq"]
@@ -142,8 +181,15 @@ def test_user_yaml_and_toml_policies(tmp_path: Path) -> None:
         ({"rules": [{"metric": "score", "op": "~", "value": 1}]}, "unknown op"),
         ({"rules": [{"metric": "score", "op": "between", "value": 1}]}, "two numbers"),
         ({"rules": [{"metric": "score", "value": 1}]}, "missing op"),
-        ({"rules": [{"id": "a", "metric": "score", "op": ">", "value": 1},
-                    {"id": "a", "metric": "score", "op": "<", "value": 4}]}, "duplicate rule ids"),
+        (
+            {
+                "rules": [
+                    {"id": "a", "metric": "score", "op": ">", "value": 1},
+                    {"id": "a", "metric": "score", "op": "<", "value": 4},
+                ]
+            },
+            "duplicate rule ids",
+        ),
     ],
 )
 def test_bad_policy_is_refused_with_location(data: dict, match: str) -> None:
@@ -166,10 +212,14 @@ def _cand(path: str, product: str, score: float | None, passed: bool, dup: str |
 
 
 def test_main_is_best_passing_image() -> None:
-    decisions, products = decide([
-        _cand("a1", "A", 3.0, True), _cand("a2", "A", 4.5, False), _cand("a3", "A", 4.0, True),
-        _cand("a4", "A", 4.8, True, dup="a3"),
-    ])
+    decisions, products = decide(
+        [
+            _cand("a1", "A", 3.0, True),
+            _cand("a2", "A", 4.5, False),
+            _cand("a3", "A", 4.0, True),
+            _cand("a4", "A", 4.8, True, dup="a3"),
+        ]
+    )
     by_path = {d.path: d for d in decisions}
     assert by_path["a3"].decision == "main" and by_path["a3"].main
     assert by_path["a1"].decision == "accept" and by_path["a2"].decision == "reject"

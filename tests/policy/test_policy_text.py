@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from policy_images import add_caption, product_on_white
 from PIL import Image, ImageDraw, ImageFont
+from policy_images import add_caption, product_on_white
 
 from pixgrade.policy import analyse_image, available_text_detectors, detect_text
 

@@ -214,16 +214,23 @@ def run_filter(
             result.path = key
             if result.error is None and error is not None:
                 result.error = error
-            size = path.stat().st_size if path.exists() else None
-            record = ImageRecord(str(path), result, facts if result.error is None else None, phash, size, False)
-            catalog.save_analysis(result, model_key=model_key, facts=record.facts, phash=phash, size_bytes=size,
-                                  run_id=run_id)
+            n_bytes = path.stat().st_size if path.exists() else None
+            record = ImageRecord(str(path), result, facts if result.error is None else None, phash, n_bytes, False)
+            catalog.save_analysis(
+                result, model_key=model_key, facts=record.facts, phash=phash, size_bytes=n_bytes, run_id=run_id
+            )
             records[key] = record
         say(f"scored {len(todo)} files")
     for key, record in records.items():
         if record.reused or (record.result.error is not None and catalog.image_id(key) is None):
-            catalog.save_analysis(record.result, model_key=model_key, facts=record.facts, phash=record.phash,
-                                  size_bytes=record.size_bytes, run_id=run_id)
+            catalog.save_analysis(
+                record.result,
+                model_key=model_key,
+                facts=record.facts,
+                phash=record.phash,
+                size_bytes=record.size_bytes,
+                run_id=run_id,
+            )
 
     ordered = [records[str(p.resolve())] for p in files]
     roots = [Path(p) for p in inputs]

@@ -287,8 +287,18 @@ class Catalog:
                ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, size_bytes = excluded.size_bytes,
                  width = excluded.width, height = excluded.height, format = excluded.format, error = excluded.error,
                  phash = excluded.phash, updated_at = excluded.updated_at, run_id = excluded.run_id""",
-            (result.path, result.sha256, size_bytes, result.width, result.height, result.format, result.error, phash,
-             now, run_id),
+            (
+                result.path,
+                result.sha256,
+                size_bytes,
+                result.width,
+                result.height,
+                result.format,
+                result.error,
+                phash,
+                now,
+                run_id,
+            ),
         )
         return int(self.conn.execute("SELECT id FROM images WHERE path = ?", (result.path,)).fetchone()[0])
 
@@ -310,8 +320,18 @@ class Catalog:
                     """INSERT INTO rule_results (image_id, run_id, policy, rule, metric, passed, value, threshold,
                                                 action, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [
-                        (image_id, run_id, verdict.policy, r.rule, r.metric, None if r.passed is None else int(r.passed),
-                         None if r.value is None else json.dumps(_plain(r.value)), r.threshold, r.action, r.reason)
+                        (
+                            image_id,
+                            run_id,
+                            verdict.policy,
+                            r.rule,
+                            r.metric,
+                            None if r.passed is None else int(r.passed),
+                            None if r.value is None else json.dumps(_plain(r.value)),
+                            r.threshold,
+                            r.action,
+                            r.reason,
+                        )
                         for r in verdict.results
                     ],
                 )
@@ -322,8 +342,17 @@ class Catalog:
                          decision = excluded.decision, is_main = excluded.is_main, rank = excluded.rank,
                          duplicate_of = excluded.duplicate_of, reasons = excluded.reasons,
                          warnings = excluded.warnings""",
-                    (image_id, run_id, decision.product, decision.decision, int(decision.main), decision.rank,
-                     decision.duplicate_of, json.dumps(decision.reasons), json.dumps(decision.warnings)),
+                    (
+                        image_id,
+                        run_id,
+                        decision.product,
+                        decision.decision,
+                        int(decision.main),
+                        decision.rank,
+                        decision.duplicate_of,
+                        json.dumps(decision.reasons),
+                        json.dumps(decision.warnings),
+                    ),
                 )
 
     # -- reading ---------------------------------------------------------------------------------------------------
@@ -336,9 +365,28 @@ class Catalog:
     def rows(self) -> list[dict[str, Any]]:
         """One flat row per image: file facts, score, factors, facts, and the latest decision."""
         columns = [
-            "path", "sha256", "size_bytes", "width", "height", "format", "error", "phash", "score", "grade",
-            "reasons", "severities", "facts", "model_key", "product", "decision", "is_main", "rank", "duplicate_of",
-            "decision_reasons", "warnings", "run_id",
+            "path",
+            "sha256",
+            "size_bytes",
+            "width",
+            "height",
+            "format",
+            "error",
+            "phash",
+            "score",
+            "grade",
+            "reasons",
+            "severities",
+            "facts",
+            "model_key",
+            "product",
+            "decision",
+            "is_main",
+            "rank",
+            "duplicate_of",
+            "decision_reasons",
+            "warnings",
+            "run_id",
         ]
         query = """
             SELECT i.path, i.sha256, i.size_bytes, i.width, i.height, i.format, i.error, i.phash, s.score, s.grade,

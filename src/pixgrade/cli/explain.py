@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from pixgrade.pipeline.scorer import Scorer
 
     try:
-        scorer = Scorer(model=args.model)
+        scorer = Scorer(model=args.model, backend="torch")  # gradients need PyTorch
     except FileNotFoundError as exc:
         raise ConfigError(f"{exc}; pass --model CHECKPOINT to use a trained checkpoint") from None
     image = load_image(args.image, max_pixels=scorer.max_pixels)  # raises ImageLoadError naming the file

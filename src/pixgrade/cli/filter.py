@@ -35,8 +35,22 @@ examples:
 GENERATOR = "pixgrade filter"
 _FOLDERS = {"main": "accepted", "accept": "accepted", "reject": "rejected", "duplicate": "duplicates"}
 _CSV_COLUMNS = [
-    "path", "product", "decision", "main", "rank", "score", "grade", "duplicate_of", "reasons", "warnings",
-    "destination", "width", "height", "format", "sha256", "error",
+    "path",
+    "product",
+    "decision",
+    "main",
+    "rank",
+    "score",
+    "grade",
+    "duplicate_of",
+    "reasons",
+    "warnings",
+    "destination",
+    "width",
+    "height",
+    "format",
+    "sha256",
+    "error",
 ]
 
 
@@ -62,44 +76,99 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="image files and/or folders (searched recursively)")
     parser.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (created if missing)")
     parser.add_argument(
-        "--policy", default="generic", metavar="NAME|FILE",
+        "--policy",
+        default="generic",
+        metavar="NAME|FILE",
         help="a preset (amazon-main, ebay, walmart, generic) or a .yaml/.toml policy file (default generic)",
     )
     parser.add_argument("--show-policy", metavar="NAME", help="print a preset's YAML (to copy and edit) and exit")
     parser.add_argument("--list-policies", action="store_true", help="list the built-in presets and exit")
     parser.add_argument(
-        "--group-by", default="folder", metavar="folder|none|csv:FILE|pattern:REGEX",
+        "--group-by",
+        default="folder",
+        metavar="folder|none|csv:FILE|pattern:REGEX",
         help="how images map to products: parent folder (default), none (each image alone), a CSV with image and "
         "product columns, or a regex on the file name whose group 'product' (or first group) is the product",
     )
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--copy", dest="placement", action="store_const", const="copy",
-                        help="copy images into OUTDIR/accepted, rejected, duplicates (default)")
-    action.add_argument("--symlink", dest="placement", action="store_const", const="symlink",
-                        help="symbolic links instead of copies")
-    action.add_argument("--move", dest="placement", action="store_const", const="move",
-                        help="move the originals (never replacing a file); only when you ask for it")
-    action.add_argument("--no-files", dest="placement", action="store_const", const="none",
-                        help="write only the decisions, report and catalogue")
+    action.add_argument(
+        "--copy",
+        dest="placement",
+        action="store_const",
+        const="copy",
+        help="copy images into OUTDIR/accepted, rejected, duplicates (default)",
+    )
+    action.add_argument(
+        "--symlink", dest="placement", action="store_const", const="symlink", help="symbolic links instead of copies"
+    )
+    action.add_argument(
+        "--move",
+        dest="placement",
+        action="store_const",
+        const="move",
+        help="move the originals (never replacing a file); only when you ask for it",
+    )
+    action.add_argument(
+        "--no-files",
+        dest="placement",
+        action="store_const",
+        const="none",
+        help="write only the decisions, report and catalogue",
+    )
     parser.set_defaults(placement="copy")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="decide and print what would happen; write nothing (the catalogue is kept in memory)")
-    parser.add_argument("--model", default="default", metavar="default|none|PATH",
-                        help="'default' (shipped model), 'none' (measures only) or a checkpoint")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="decide and print what would happen; write nothing (the catalogue is kept in memory)",
+    )
+    parser.add_argument(
+        "--model",
+        default="default",
+        metavar="default|none|PATH",
+        help="'default' (shipped model), 'none' (measures only) or a checkpoint",
+    )
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="model runtime")
-    parser.add_argument("--workers", type=_non_negative_int, default=None, metavar="N",
-                        help="worker processes (0 = in this process; default: one per CPU)")
+    parser.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="worker processes (0 = in this process; default: one per CPU)",
+    )
     parser.add_argument("--catalog", metavar="FILE", help="SQLite catalogue (default OUTDIR/catalog.sqlite)")
-    parser.add_argument("--duplicates", choices=("product", "all", "off"), default="product",
-                        help="look for near-duplicates within each product (default), across all images, or not")
-    parser.add_argument("--hash-distance", type=_non_negative_int, default=6, metavar="BITS",
-                        help="pHash bits (of 64) within which two images are duplicates (default 6)")
-    parser.add_argument("--similarity", type=float, default=0.97, metavar="COS",
-                        help="embedding cosine similarity at or above which two images are duplicates (default 0.97)")
-    parser.add_argument("--top-k", type=_non_negative_int, default=3, metavar="K",
-                        help="ranked images listed per product in decisions.json (default 3; 0 = all)")
-    parser.add_argument("--text-detector", choices=("auto", "db", "classical"), default="auto",
-                        help="overlaid-text detector (auto: the DB network when installed, else classical)")
+    parser.add_argument(
+        "--duplicates",
+        choices=("product", "all", "off"),
+        default="product",
+        help="look for near-duplicates within each product (default), across all images, or not",
+    )
+    parser.add_argument(
+        "--hash-distance",
+        type=_non_negative_int,
+        default=6,
+        metavar="BITS",
+        help="pHash bits (of 64) within which two images are duplicates (default 6)",
+    )
+    parser.add_argument(
+        "--similarity",
+        type=float,
+        default=0.97,
+        metavar="COS",
+        help="embedding cosine similarity at or above which two images are duplicates (default 0.97)",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=_non_negative_int,
+        default=3,
+        metavar="K",
+        help="ranked images listed per product in decisions.json (default 3; 0 = all)",
+    )
+    parser.add_argument(
+        "--text-detector",
+        choices=("auto", "db", "classical"),
+        default="auto",
+        help="overlaid-text detector (auto: the DB network when installed, else classical)",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip report.html")
     return parser
 
@@ -139,7 +208,7 @@ def _product_folder(product: str) -> Path:
     return Path(*parts) if parts else Path()
 
 
-def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
+def run(args: argparse.Namespace) -> int:
     """Run the filter."""
     from pixgrade.catalog import Catalog, FilterSettings, place_file, run_filter
     from pixgrade.dedupe import DuplicateSettings
@@ -148,7 +217,9 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
 
     if args.list_policies:
         for name in list_presets():
-            print(f"{name:<12} {load_policy(name).description.splitlines()[0] if load_policy(name).description else ''}")
+            print(
+                f"{name:<12} {load_policy(name).description.splitlines()[0] if load_policy(name).description else ''}"
+            )
         return 0
     if args.show_policy:
         sys.stdout.write(preset_text(args.show_policy))
@@ -170,7 +241,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     model: str | None = args.model
     if model is not None and model.lower() == "none":
         model = None
-    elif model != "default" and not Path(model).is_file():
+    elif model is not None and model != "default" and not Path(model).is_file():
         raise ConfigError(f"{model}: model checkpoint not found (use --model default, none or a checkpoint path)")
     if model == "default":
         from pixgrade.model.predictor import DEFAULT_MODEL_PATH
@@ -192,11 +263,12 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         text_detector=args.text_detector,
     )
     catalog_path = ":memory:" if args.dry_run else (args.catalog or str(outdir / "catalog.sqlite"))  # type: ignore[operator]
-    if args.dry_run and args.catalog and Path(args.catalog).is_file():
+    stored = args.catalog or (str(outdir / "catalog.sqlite") if outdir is not None else None)
+    if args.dry_run and stored and Path(stored).is_file():
         # A dry run may read the stored scores but must not write: work on an in-memory copy.
         import sqlite3
 
-        source = sqlite3.connect(f"file:{args.catalog}?mode=ro", uri=True)
+        source = sqlite3.connect(f"file:{stored}?mode=ro", uri=True)
         catalog = Catalog(":memory:")
         catalog.conn.close()
         catalog.conn = sqlite3.connect(":memory:")
@@ -209,8 +281,14 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         print(message, file=sys.stderr)
 
     with catalog:
-        outcome = run_filter(args.paths, settings, catalog, exclude=[outdir] if outdir else [],
-                             command=" ".join(["pixgrade", "filter", *sys.argv[2:]]), progress=say)
+        outcome = run_filter(
+            args.paths,
+            settings,
+            catalog,
+            exclude=[outdir] if outdir else [],
+            command=" ".join(["pixgrade filter", *map(str, args.paths), "--policy", str(args.policy)]),
+            progress=say,
+        )
 
     destinations: dict[str, str] = {}
     if args.placement != "none" and outdir is not None:
@@ -221,26 +299,39 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
                 continue
             folder = outdir / _FOLDERS[decision.decision] / _product_folder(decision.product)
             try:
-                dst, written = place_file(record.path, folder, args.placement, dry_run=args.dry_run)
+                dst, changed = place_file(record.path, folder, args.placement, dry_run=args.dry_run)
             except OSError as exc:
                 say(f"{record.path}: could not {args.placement} into {folder}: {exc.strerror or exc}")
                 continue
             destinations[record.path] = str(dst)
             if args.dry_run:
-                print(f"would {args.placement if written else 'keep'} {record.path} -> {dst}")
+                print(f"would {args.placement if changed else 'keep'} {record.path} -> {dst}")
 
     rows = []
     for record in outcome.records:
         d = record.decision
         assert d is not None
         r = record.result
-        rows.append({
-            "path": record.path, "product": d.product, "decision": d.decision, "main": d.main, "rank": d.rank,
-            "score": None if r.score is None else round(r.score, 3), "grade": r.grade, "duplicate_of": d.duplicate_of,
-            "reasons": "; ".join(d.reasons), "warnings": "; ".join(d.warnings),
-            "destination": destinations.get(record.path), "width": r.width, "height": r.height, "format": r.format,
-            "sha256": r.sha256, "error": r.error,
-        })
+        rows.append(
+            {
+                "path": record.path,
+                "product": d.product,
+                "decision": d.decision,
+                "main": d.main,
+                "rank": d.rank,
+                "score": None if r.score is None else round(r.score, 3),
+                "grade": r.grade,
+                "duplicate_of": d.duplicate_of,
+                "reasons": "; ".join(d.reasons),
+                "warnings": "; ".join(d.warnings),
+                "destination": destinations.get(record.path),
+                "width": r.width,
+                "height": r.height,
+                "format": r.format,
+                "sha256": r.sha256,
+                "error": r.error,
+            }
+        )
     counts = Counter(row["decision"] for row in rows)
     reason_counts: Counter[str] = Counter()
     for record in outcome.records:
@@ -252,8 +343,11 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         for failure in verdict.failures:
             reason_counts[failure.rule] += 1
     summary = {
-        "images": len(rows), "products": len(outcome.products), "reused": outcome.n_reused,
-        "decisions": dict(counts), "rejections_by_rule": dict(reason_counts.most_common()),
+        "images": len(rows),
+        "products": len(outcome.products),
+        "reused": outcome.n_reused,
+        "decisions": dict(counts),
+        "rejections_by_rule": dict(reason_counts.most_common()),
         "duplicate_clusters": len(outcome.clusters),
     }
     if args.dry_run or outdir is None:
@@ -270,7 +364,11 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     top_k = args.top_k or None
     document = {
         "generator": GENERATOR,
-        "policy": {"name": policy.name, "source": policy.path or f"preset {policy.name}", "sources": list(policy.sources)},
+        "policy": {
+            "name": policy.name,
+            "source": policy.path or f"preset {policy.name}",
+            "sources": list(policy.sources),
+        },
         "summary": summary,
         "products": [
             {"product": p.product, "main": p.main, "main_passes": p.main_passes, "top": p.ranking[:top_k]}
@@ -291,8 +389,10 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         report_path = _output_file(outdir, "report.html")
         _write_text(report_path, render_filter_report(outcome, policy, generator=GENERATOR))
         written.append(str(report_path))
-    print(f"{summary['images']} images, {summary['products']} products: "
-          + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("main", "accept", "reject", "duplicate")))
+    print(
+        f"{summary['images']} images, {summary['products']} products: "
+        + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("main", "accept", "reject", "duplicate"))
+    )
     if reason_counts:
         print("rejected by: " + ", ".join(f"{rule} {n}" for rule, n in reason_counts.most_common()))
     print("wrote " + ", ".join(written) + f"; catalogue {catalog_path}")

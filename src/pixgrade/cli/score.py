@@ -88,6 +88,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="refuse images with more pixels than this (decompression-bomb guard; default 100,000,000)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    from pixgrade.cli.ray_support import add_engine_options
+
+    add_engine_options(parser)
     return parser
 
 
@@ -129,6 +132,15 @@ def run(args: argparse.Namespace) -> int:
 
     output = Path(args.output) if args.output else None
     html = Path(args.html) if args.html else None
+    if args.engine == "ray":
+        from pixgrade.cli import ray_support
+
+        ray_support.check_ray_model(args)
+        if ray_support.ray_parquet_output(args):  # the Ray workers write a folder of Parquet files
+            files = [str(p) for p in iter_image_files(args.paths)]
+            if not files:
+                raise ConfigError(f"no files found in {', '.join(args.paths)}")
+            return ray_support.run_ray_to_parquet(args, files)
     if output is not None:
         check_output(output, resume=args.resume, overwrite=args.overwrite)
     elif args.resume or args.overwrite:
@@ -141,7 +153,11 @@ def run(args: argparse.Namespace) -> int:
         if output is not None and html.resolve() == output.resolve():
             raise ConfigError("--html and -o must be different files")
 
-    files = [str(p) for p in iter_image_files(args.paths)]  # raises for a missing path (exit 2)
+    # our own outputs may sit in a scanned folder (e.g. `pixgrade score . -o results.csv --resume`): skip them
+    own = {p.resolve() for p in (output, html) if p is not None}
+    if output is not None:
+        own |= {output.resolve().with_name(output.name + suffix) for suffix in (".partial.jsonl", ".tmp")}
+    files = [str(p) for p in iter_image_files(args.paths) if p.resolve() not in own]  # raises for a missing path
     if not files:
         raise ConfigError(f"no files found in {', '.join(args.paths)}")
 
@@ -161,7 +177,11 @@ def run(args: argparse.Namespace) -> int:
         ) as bar:
             if output is None:
                 tqdm.write(f"{'score':>5}  {'grade':>5}  path  reasons", file=sys.stdout)
-            for result in scorer.score_paths(todo, workers=args.workers, batch_size=args.batch_size):
+            if args.engine == "ray":
+                results = ray_support.ray_results(args, todo)
+            else:
+                results = scorer.score_paths(todo, workers=args.workers, batch_size=args.batch_size)
+            for result in results:
                 row = result.to_row()
                 if writer is not None:
                     writer.write(row)

@@ -64,14 +64,14 @@ def _is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from pixgrade.serve.app import create_app
-
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be in 1..65535, got {args.port}")
     if args.max_upload_mb <= 0:
         raise ConfigError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    import uvicorn
+
+    from pixgrade.serve.app import create_app
+
     api_key = args.api_key if args.api_key is not None else (os.environ.get("PIXGRADE_API_KEY") or None)
     if not _is_loopback(args.host) and api_key is None:
         print(

@@ -29,7 +29,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     for f in fields(TrainConfig):
         default = getattr(defaults, f.name)
         parser.add_argument(
-            f"--{f.name.replace('_', '-')}", dest=f.name, default=None, help=f"(default: {default})", **_flag_type(default)
+            f"--{f.name.replace('_', '-')}",
+            dest=f.name,
+            default=None,
+            help=f"(default: {default})",
+            **_flag_type(default),
         )
     return parser
 

@@ -19,9 +19,8 @@ import csv
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -119,23 +118,6 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, s
     return header, rows
 
 
-def _parse_float(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _mkstemp_like_open(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
-    """A temporary file beside ``path`` with the permissions ``open()`` would give (mkstemp makes it 0600)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return fd, tmp
-
-
 @dataclass
 class Manifest:
     """Images with scores, plus the folder relative image paths resolve against.
@@ -145,41 +127,50 @@ class Manifest:
             ``score_std``, ``group``, ``degradation``, ``level`` and extra columns. Index: CSV line numbers.
         root: folder that relative ``image`` paths are relative to.
         source: the CSV file the rows came from (for messages), if any.
+        validate: check and normalise ``frame`` (skip only for a frame taken from a validated manifest).
     """
 
     frame: pd.DataFrame
     root: Path
     source: Path | None = field(default=None)
+    validate: InitVar[bool] = True
 
     def __len__(self) -> int:
         return len(self.frame)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, validate: bool) -> None:
         self.root = Path(self.root)
-        self.frame = _validate_frame(self.frame, self.source)
+        if validate:
+            self.frame = _validate_frame(self.frame, self.source)
 
     @property
     def has_degradations(self) -> bool:
         """Whether rows carry synthetic degradation labels (``degradation`` and ``level`` columns)."""
         return "degradation" in self.frame.columns and "level" in self.frame.columns
 
+    def _absolute(self, images: Iterable[str]) -> list[str]:
+        root = os.path.abspath(self.root)
+        return [os.path.normpath(i if os.path.isabs(i) else os.path.join(root, i)) for i in images]
+
     def paths(self) -> list[Path]:
         """Absolute path of every image (relative entries joined to :attr:`root`)."""
-        return [self.resolve(image) for image in self.frame["image"]]
+        return [Path(p) for p in self._absolute(self.frame["image"])]
 
     def resolve(self, image: str) -> Path:
         """Absolute path of one ``image`` entry."""
-        path = Path(image)
-        return Path(os.path.normpath(path if path.is_absolute() else self.root.absolute() / path))
+        return Path(self._absolute([str(image)])[0])
 
     def groups(self) -> pd.Series:
         """The ``group`` of each row; rows without one form their own group, named by their absolute path."""
-        own = pd.Series([str(p) for p in self.paths()], index=self.frame.index, dtype=object)
-        if "group" not in self.frame.columns:
-            return own
-        given = self.frame["group"].astype(object)
-        missing = given.isna() | (given.astype(str).str.strip() == "")
-        return given.where(~missing, own).astype(str)
+        if "group" in self.frame.columns:
+            given = _text(self.frame["group"])
+        else:
+            given = pd.Series("", index=self.frame.index, dtype=object)
+        missing = (given == "").to_numpy()
+        if missing.any():
+            given = given.copy()
+            given.iloc[np.flatnonzero(missing)] = self._absolute(self.frame["image"].iloc[np.flatnonzero(missing)])
+        return given.astype(str)
 
     def exists(self) -> np.ndarray:
         """Boolean array: whether each row's image file exists."""
@@ -201,7 +192,7 @@ class Manifest:
             if len(positions) != len(self):
                 raise ValueError(f"boolean mask has {len(positions)} entries for {len(self)} rows")
             positions = np.flatnonzero(positions)
-        return Manifest(self.frame.iloc[positions.astype(int)].copy(), self.root, self.source)
+        return Manifest(self.frame.iloc[positions.astype(int)].copy(), self.root, self.source, validate=False)
 
     def rebased_frame(self, folder: str | Path) -> pd.DataFrame:
         """The frame with relative image paths rewritten relative to ``folder``.
@@ -272,6 +263,11 @@ def relative_path(target: Path, folder: Path) -> str:
     return Path(os.path.relpath(target, folder)).as_posix()
 
 
+def _text(series: pd.Series) -> pd.Series:
+    """Stripped strings, with missing values (None, NaN) as ""."""
+    return series.astype(object).where(series.notna(), "").astype(str).str.strip()
+
+
 def _validate_frame(frame: pd.DataFrame, source: Path | None) -> pd.DataFrame:
     """Check types and ranges; returns a normalised copy. Raises :class:`ManifestError` listing every bad row."""
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
@@ -282,31 +278,30 @@ def _validate_frame(frame: pd.DataFrame, source: Path | None) -> pd.DataFrame:
     out = frame.copy()
     low, high = SCORE_RANGE
 
-    images = out["image"].astype(object)
-    for line, image in images.items():
-        if image is None or (isinstance(image, float) and math.isnan(image)) or not str(image).strip():
-            problems.append((_line(line), "empty image path"))
-    out["image"] = images.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    out["image"] = _text(out["image"])
+    problems += [(_line(line), "empty image path") for line in out.index[(out["image"] == "").to_numpy()]]
 
     def numeric(column: str, lo: float, hi: float, required: bool) -> None:
-        values = []
-        for line, raw in out[column].items():
-            text = "" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw).strip()
-            if not text:
+        raw = out[column]
+        if pd.api.types.is_numeric_dtype(raw):
+            values = raw.astype(float)
+            text = values.map(lambda v: "" if math.isnan(v) else repr(v))
+        else:
+            text = _text(raw)
+            values = pd.to_numeric(text, errors="coerce").astype(float)
+        empty = (text == "").to_numpy()
+        finite = np.isfinite(values.to_numpy())
+        inside = finite & (values.to_numpy() >= lo) & (values.to_numpy() <= hi)
+        for i in np.flatnonzero(~inside):
+            line = _line(out.index[i])
+            if empty[i]:
                 if required:
-                    problems.append((_line(line), f"{column} is empty"))
-                values.append(np.nan)
-                continue
-            value = _parse_float(text)
-            if value is None:
-                problems.append((_line(line), f"{column} {text!r} is not a finite number"))
-                values.append(np.nan)
-            elif not lo <= value <= hi:
-                problems.append((_line(line), f"{column} {value:g} is outside {lo:g}..{hi:g}"))
-                values.append(np.nan)
+                    problems.append((line, f"{column} is empty"))
+            elif not finite[i]:
+                problems.append((line, f"{column} {text.iloc[i]!r} is not a finite number"))
             else:
-                values.append(value)
-        out[column] = pd.Series(values, index=out.index, dtype=float)
+                problems.append((line, f"{column} {values.iloc[i]:g} is outside {lo:g}..{hi:g}"))
+        out[column] = values.where(inside, np.nan)
 
     numeric("score", low, high, required=True)
     if "score_std" in out.columns:
@@ -314,14 +309,15 @@ def _validate_frame(frame: pd.DataFrame, source: Path | None) -> pd.DataFrame:
     if "level" in out.columns:
         numeric("level", 0.0, 5.0, required=False)
         levels = out["level"]
-        for line, value in levels.items():
-            if not math.isnan(value) and value != int(value):
-                problems.append((_line(line), f"level {value:g} is not a whole number"))
+        fractional = levels.notna() & (levels != levels.round())
+        problems += [
+            (_line(line), f"level {value:g} is not a whole number") for line, value in levels[fractional].items()
+        ]
         out["level"] = levels.round().astype("Int64")
     if "degradation" in out.columns:
-        out["degradation"] = out["degradation"].fillna("").astype(str).str.strip()
+        out["degradation"] = _text(out["degradation"])
     if "group" in out.columns:
-        out["group"] = out["group"].fillna("").astype(str).str.strip()
+        out["group"] = _text(out["group"])
     if problems:
         raise ManifestError(source, sorted(problems, key=lambda p: -1 if p[0] is None else p[0]))
     return out

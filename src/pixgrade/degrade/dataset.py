@@ -186,6 +186,8 @@ def _check_output_dir(out_dir: Path, src_dir: Path, settings: DegradeSettings, r
         if not settings_path.is_file():
             raise PixgradeError(f"{out_dir}: not a pixgrade degrade output ({SETTINGS_FILE} missing); will not resume")
         previous = json.loads(settings_path.read_text(encoding="utf-8"))
+        if previous.get("source") not in (None, str(src)):
+            raise PixgradeError(f"{out_dir}: was made from {previous['source']}, not {src_dir}; will not resume")
         current = settings.to_json()
         previous_settings = {k: v for k, v in previous.items() if k != "source"}
         changed = sorted(k for k in current if previous_settings.get(k) != current[k])
@@ -233,7 +235,7 @@ def make_degraded_dataset(
     done = _done_images(manifest_path)
     files = list(sources) if sources is not None else list(iter_image_files(src))
     summary = DegradeSummary(sources=len(files))
-    new_manifest = not manifest_path.exists()
+    new_manifest = not manifest_path.exists() or manifest_path.stat().st_size == 0
     with manifest_path.open("a", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         if new_manifest:

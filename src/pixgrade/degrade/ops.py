@@ -289,5 +289,6 @@ def low_resolution(rgb: np.ndarray, factor: float, rng: np.random.Generator) -> 
     description="visible square pixels (nearest-neighbour upscaling)",
 )
 def pixelate(rgb: np.ndarray, block: float, rng: np.random.Generator) -> np.ndarray:
-    """Average over blocks of ``block`` reference pixels and upscale with nearest neighbour."""
-    return _resample(rgb, max(1.0, block * _scale(rgb)), cv2.INTER_NEAREST)
+    """Average over blocks of ``block`` reference pixels (at least 1.5 pixels, so that level 1 still makes
+    visible steps on small pictures) and upscale with nearest neighbour."""
+    return _resample(rgb, max(1.5, block * _scale(rgb)), cv2.INTER_NEAREST)

@@ -236,7 +236,9 @@ def _to_rgb_alpha(im: Image.Image, name: str | None) -> tuple[Image.Image, np.nd
             scaled = arr.astype(np.float64)
         gray = np.clip(np.nan_to_num(scaled), 0, 255).round().astype(np.uint8)
         return Image.fromarray(np.repeat(gray[:, :, None], 3, axis=2), "RGB"), None
-    has_alpha = mode in ("RGBA", "LA", "RGBa", "La", "PA") or (mode in ("P", "L", "RGB", "1") and "transparency" in im.info)
+    has_alpha = mode in ("RGBA", "LA", "RGBa", "La", "PA") or (
+        mode in ("P", "L", "RGB", "1") and "transparency" in im.info
+    )
     try:
         if has_alpha:
             rgba = im.convert("RGBA")

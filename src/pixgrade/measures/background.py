@@ -11,7 +11,7 @@ from pixgrade.measures.prepared import PreparedImage, prepare
 __all__ = ["CENTRING_FLAG_ABOVE", "FILL_FLAG_BELOW", "WHITE_FLAG_BELOW", "background", "centring", "fill"]
 
 #: Flag "background not white" when fewer border pixels than this are near-white.
-WHITE_FLAG_BELOW = 0.9
+WHITE_FLAG_BELOW = 0.8
 #: Flag "product too small" when it spans less than this share of the frame (marketplaces ask for about 85%).
 FILL_FLAG_BELOW = 0.6
 #: Flag "off-centre" when the product's box centre is further than this share of the frame from the centre.
@@ -37,20 +37,26 @@ def background(image: np.ndarray | LoadedImage | PreparedImage, alpha: np.ndarra
 
     Returns:
         Factor ``background``: value = near-white share of the border (0-1). Score = 0.6 x whiteness
-        (share 0.5 -> 0, 0.95 -> 1) + 0.4 x uniformity (border brightness std 6 -> 1, 30 -> 0).
-        Flagged when the share is below 0.9: "background not white" (plain other colour) or
-        "background cluttered" (not plain).
+        (share 0.5 -> 0, 0.95 -> 1) + 0.4 x uniformity (robust border brightness sigma 4 -> 1, 20 -> 0; see
+        :class:`~pixgrade.measures.prepared.Foreground`). Flagged when the share is below 0.8: "background not
+        white" (plain other colour), "background cluttered" (not plain), or, when the backdrop is white but the
+        product covers much of the border, "product touches the frame edge".
     """
     prep = prepare(image, alpha)
     fg = prep.foreground
     value = fg.border_white_share
     whiteness = piecewise(value, (0.5, 0.95), (0.0, 1.0))
-    uniformity = piecewise(fg.border_std, (6.0, 30.0), (1.0, 0.0))
+    uniformity = piecewise(fg.border_sigma, (4.0, 20.0), (1.0, 0.0))
     score = 0.6 * whiteness + 0.4 * uniformity
     reason = None
     if value < WHITE_FLAG_BELOW:
         r, g, b = fg.background_rgb
-        if fg.uniform:
+        if fg.white_backdrop:
+            reason = (
+                f"background white but only {value:.0%} of the border is: the product touches the frame edge "
+                "or the backdrop has marks"
+            )
+        elif fg.uniform:
             reason = f"background not white: plain RGB({r}, {g}, {b}), {value:.0%} of the border is white"
         else:
             reason = f"background cluttered: not a plain colour, only {value:.0%} of the border is white"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,7 @@ FACTOR_NAMES: tuple[str, ...] = (
 )
 
 Direction = Literal["higher is better", "lower is better", "target range"]
+FactorFn = TypeVar("FactorFn", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,15 @@ _REGISTRY: dict[str, FactorSpec] = {}
 
 def register_factor(
     name: str, *, description: str, unit: str, direction: Direction, threshold: str
-) -> Callable[[Callable[[PreparedImage], Factor]], Callable[[PreparedImage], Factor]]:
-    """Decorator adding a ``PreparedImage -> Factor`` function to the registry under ``name``."""
+) -> Callable[[FactorFn], FactorFn]:
+    """Decorator adding a factor function to the registry under ``name``.
 
-    def wrap(fn: Callable[[PreparedImage], Factor]) -> Callable[[PreparedImage], Factor]:
+    The function must accept a :class:`~pixgrade.measures.prepared.PreparedImage` as its only required argument
+    (built-in factors also accept an RGB array or a ``LoadedImage`` plus an optional alpha) and return a
+    :class:`Factor`.
+    """
+
+    def wrap(fn: FactorFn) -> FactorFn:
         if name in _REGISTRY:
             raise ValueError(f"factor {name!r} is already registered")
         _REGISTRY[name] = FactorSpec(name, fn, description, unit, direction, threshold)
@@ -112,4 +118,6 @@ def piecewise(x: float, xs: Sequence[float], ys: Sequence[float]) -> float:
 
 def make_factor(name: str, value: float, score: float, reason: str | None) -> Factor:
     """A :class:`Factor` whose flag is ``reason is not None``; value and score as plain floats."""
-    return Factor(name=name, value=float(value), score=float(np.clip(score, 0.0, 1.0)), flag=reason is not None, reason=reason)
+    return Factor(
+        name=name, value=float(value), score=float(np.clip(score, 0.0, 1.0)), flag=reason is not None, reason=reason
+    )

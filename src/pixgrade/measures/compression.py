@@ -36,7 +36,8 @@ def blockiness_ratio(gray: np.ndarray, block: int = 8) -> float:
 
     For each direction, the mean absolute luma difference between neighbouring columns (rows) is computed, and its
     median over blocks is taken per grid phase (column index mod 8); the ratio ``(strongest phase + 1) / (mean of
-    the other seven + 1)`` (grey levels) is taken, and the horizontal and vertical ratios are averaged. Searching the phase keeps it valid after crops and rotations.
+    the other seven + 1)`` (grey levels) is taken, and the horizontal and vertical ratios are averaged. Searching
+    the phase keeps it valid after crops and rotations.
     This is the boundary-difference term of Wang, Sheikh & Bovik, "No-reference perceptual quality assessment of
     JPEG compressed images", ICIP 2002, expressed as a ratio to the within-block difference. Measured on a central
     crop of at most 1024x1024 native pixels.
@@ -50,7 +51,7 @@ def blockiness_ratio(gray: np.ndarray, block: int = 8) -> float:
     h, w = gray.shape[:2]
     y0 = max(0, (h - _MAX_CROP) // 2) // block * block
     x0 = max(0, (w - _MAX_CROP) // 2) // block * block
-    g = gray[y0 : y0 + _MAX_CROP, x0 : x0 + _MAX_CROP].astype(np.int16)
+    g = gray[y0 : y0 + _MAX_CROP, x0 : x0 + _MAX_CROP].astype(np.int16)  # no-op when already cropped
     if min(g.shape) < 2 * block + 1:
         return 1.0
     col = np.abs(np.diff(g, axis=1)).mean(axis=0)  # difference between column j and j+1
@@ -84,7 +85,7 @@ def blockiness(image: np.ndarray | LoadedImage | PreparedImage, alpha: np.ndarra
         15 -> 0, 50 -> 1 when known); flagged above 1.5 or for JPEG quality < 30.
     """
     prep = prepare(image, alpha)
-    value = blockiness_ratio(prep.gray)
+    value = blockiness_ratio(prep.native_gray(_MAX_CROP))
     score = piecewise(value, *BLOCKINESS_ANCHORS)
     reasons = []
     if value > BLOCKINESS_FLAG_ABOVE:

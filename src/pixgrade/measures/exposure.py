@@ -26,8 +26,9 @@ CRUSHED_MAX = 16
 #: A pixel is a clipped highlight when its largest channel is at least ``CLIPPED_MIN`` and its luma ``BRIGHT_LUMA``.
 CLIPPED_MIN = 250
 BRIGHT_LUMA = 200
-#: Flag limits.
-BAD_SHARE_FLAG = 0.25
+#: Flag limits (shares of pixels, mean luma 0-255).
+CRUSHED_SHARE_FLAG = 0.25
+CLIPPED_SHARE_FLAG = 0.35
 DARK_MEAN_FLAG = 60.0
 BRIGHT_MEAN_FLAG = 225.0
 CONTRAST_ANCHORS: tuple[tuple[float, ...], tuple[float, ...]] = ((0.04, 0.15), (0.0, 1.0))
@@ -62,13 +63,13 @@ def exposure_stats(image: np.ndarray | LoadedImage | PreparedImage, alpha: np.nd
     prep = prepare(image, alpha)
     gray = prep.work_gray
     fg = prep.foreground
-    backdrop = fg.uniform and fg.border_white_share >= 0.5 and fg.bbox is not None
+    backdrop = fg.white_backdrop and fg.bbox is not None
     subject = prep.foreground_mask if backdrop else None
     n_subject = gray.size if subject is None else cv2.countNonZero(subject)
     top = cv2.max(cv2.max(prep.work_rgb[:, :, 0], prep.work_rgb[:, :, 1]), prep.work_rgb[:, :, 2])
-    clipped = ((top >= CLIPPED_MIN) & (gray >= BRIGHT_LUMA)).view(np.uint8)
+    clipped: np.ndarray = ((top >= CLIPPED_MIN) & (gray >= BRIGHT_LUMA)).view(np.uint8)
     if subject is not None:
-        clipped = cv2.bitwise_and(clipped, subject)
+        clipped = np.asarray(cv2.bitwise_and(clipped, subject))
     return ExposureStats(
         crushed_share=np.count_nonzero(gray <= CRUSHED_MAX) / gray.size,
         clipped_share=cv2.countNonZero(clipped) / max(1, n_subject),
@@ -79,10 +80,10 @@ def exposure_stats(image: np.ndarray | LoadedImage | PreparedImage, alpha: np.nd
 
 @register_factor(
     "exposure",
-    description="share of crushed-shadow (luma <= 16) plus clipped-highlight (channel >= 250, backdrop excluded) pixels",
+    description="share of crushed-shadow (luma <= 16) and clipped-highlight (channel >= 250) pixels, backdrop excluded",
     unit="share of pixels, 0-1",
     direction="lower is better",
-    threshold="flag when crushed or clipped share > 0.25, frame mean luma < 60 or subject mean luma > 225",
+    threshold="flag when crushed share > 0.25, clipped share > 0.35, frame mean luma < 60 or subject mean > 225",
 )
 def exposure(image: np.ndarray | LoadedImage | PreparedImage, alpha: np.ndarray | None = None) -> Factor:
     """Exposure: badly exposed pixels and overall brightness (see :class:`ExposureStats`).
@@ -95,7 +96,9 @@ def exposure(image: np.ndarray | LoadedImage | PreparedImage, alpha: np.ndarray 
         Factor ``exposure``: value = crushed share + clipped share (0-1, lower is better). Score = the lowest of
         four piecewise-linear sub-scores: crushed share 0.05 -> 1, 0.40 -> 0; clipped share the same; frame mean
         luma 20 -> 0, 70 -> 1; subject mean luma 200 -> 1, 245 -> 0. Flagged "underexposed" when the crushed share
-        is > 0.25 or the mean luma < 60, "overexposed" when the clipped share is > 0.25 or the subject mean > 225.
+        is > 0.25 or the mean luma < 60, "overexposed" when the clipped share is > 0.35 or the subject mean > 225.
+        White and bright yellow products on white can read as overexposed (4 of 100 clean studio photos in
+        ``benchmarks/factor_calibration.py``).
     """
     stats = exposure_stats(image, alpha)
     score = min(
@@ -105,11 +108,11 @@ def exposure(image: np.ndarray | LoadedImage | PreparedImage, alpha: np.ndarray 
         piecewise(stats.subject_mean_luma, (200.0, 245.0), (1.0, 0.0)),
     )
     reasons = []
-    if stats.crushed_share > BAD_SHARE_FLAG:
+    if stats.crushed_share > CRUSHED_SHARE_FLAG:
         reasons.append(f"underexposed: {stats.crushed_share:.0%} of pixels crushed to black")
     elif stats.mean_luma < DARK_MEAN_FLAG:
         reasons.append(f"underexposed: mean brightness {stats.mean_luma:.0f}/255")
-    if stats.clipped_share > BAD_SHARE_FLAG:
+    if stats.clipped_share > CLIPPED_SHARE_FLAG:
         reasons.append(f"overexposed: {stats.clipped_share:.0%} of the subject's pixels have clipped highlights")
     elif stats.subject_mean_luma > BRIGHT_MEAN_FLAG:
         reasons.append(f"overexposed: subject mean brightness {stats.subject_mean_luma:.0f}/255")
@@ -152,6 +155,8 @@ def contrast(image: np.ndarray | LoadedImage | PreparedImage, alpha: np.ndarray 
     value = rms_contrast(prep.work_gray)
     score = piecewise(value, *CONTRAST_ANCHORS)
     reason = (
-        f"low contrast: RMS contrast {value:.2f} (below {CONTRAST_FLAG_BELOW:g})" if value < CONTRAST_FLAG_BELOW else None
+        f"low contrast: RMS contrast {value:.2f} (below {CONTRAST_FLAG_BELOW:g})"
+        if value < CONTRAST_FLAG_BELOW
+        else None
     )
     return make_factor("contrast", value, score, reason)

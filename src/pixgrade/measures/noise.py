@@ -84,5 +84,7 @@ def noise(image: np.ndarray | LoadedImage | PreparedImage, alpha: np.ndarray | N
     prep = prepare(image, alpha)
     value = noise_sigma(prep.work_gray)
     score = piecewise(value, *NOISE_ANCHORS)
-    reason = f"noisy: noise level {value:.1f} grey levels (above {NOISE_FLAG_ABOVE:g})" if value > NOISE_FLAG_ABOVE else None
+    reason = (
+        f"noisy: noise level {value:.1f} grey levels (above {NOISE_FLAG_ABOVE:g})" if value > NOISE_FLAG_ABOVE else None
+    )
     return make_factor("noise", value, score, reason)

@@ -32,8 +32,8 @@ MATCH_THRESHOLD = 30
 #: Border pixels whose smallest channel is at least this are "near-white" (and need low chroma, below).
 WHITE_MIN = 235
 WHITE_MAX_CHROMA = 20
-#: The background counts as uniform when the border's brightness std is below this (0-255 scale)...
-UNIFORM_STD = 12.0
+#: The background counts as uniform when the border's robust brightness sigma is below this (0-255 scale)...
+UNIFORM_SIGMA = 10.0
 #: ...and at least this share of border pixels are close to the border's median colour.
 UNIFORM_SHARE = 0.85
 
@@ -50,8 +50,9 @@ class Foreground:
         background_rgb: median colour of the border band.
         border_white_share: share of border-band pixels that are near-white or transparent.
         border_match_share: share of border-band pixels within the foreground threshold of the median colour.
-        border_std: std of border-band brightness (0-255).
-        uniform: the background is one plain colour (std and match share within their limits), so layout measures
+        border_sigma: robust spread of border-band brightness, 1.4826 x median absolute deviation (0-255); a
+            product touching the edge does not raise it, a busy scene does.
+        uniform: the background is one plain colour (sigma and match share within their limits), so layout measures
             (fill, centring) and foreground-restricted measures are meaningful.
         threshold: the colour difference (0-255, largest channel) above which a pixel was taken as foreground.
     """
@@ -61,9 +62,15 @@ class Foreground:
     background_rgb: tuple[int, int, int]
     border_white_share: float
     border_match_share: float
-    border_std: float
+    border_sigma: float
     uniform: bool
     threshold: float
+
+    @property
+    def white_backdrop(self) -> bool:
+        """A plain background whose median colour is near-white (the usual product-photo backdrop)."""
+        lo, hi = min(self.background_rgb), max(self.background_rgb)
+        return self.uniform and lo >= WHITE_MIN and hi - lo <= WHITE_MAX_CHROMA
 
     @property
     def share(self) -> float:
@@ -114,12 +121,13 @@ class PreparedImage:
         """Working copy as 8-bit luma (ITU-R BT.601 weights, OpenCV)."""
         return cv2.cvtColor(self.work_rgb, cv2.COLOR_RGB2GRAY)
 
-    @cached_property
-    def gray(self) -> np.ndarray:
-        """Full-resolution luma (for measures that need the native pixel grid)."""
-        if self.rgb is self.work_rgb:
-            return self.work_gray
-        return cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY)
+    def native_gray(self, max_side: int) -> np.ndarray:
+        """Luma of a central crop of at most ``max_side`` x ``max_side`` native pixels, its corner on the 8x8 grid."""
+        h, w = self.rgb.shape[:2]
+        y0 = max(0, (h - max_side) // 2) // 8 * 8
+        x0 = max(0, (w - max_side) // 2) // 8 * 8
+        crop = np.ascontiguousarray(self.rgb[y0 : y0 + max_side, x0 : x0 + max_side])
+        return np.asarray(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY))
 
     @cached_property
     def foreground(self) -> Foreground:
@@ -130,9 +138,9 @@ class PreparedImage:
     def foreground_mask(self) -> np.ndarray:
         """``foreground.mask`` resized to the working copy, uint8 0/1."""
         h, w = self.work_rgb.shape[:2]
-        mask = self.foreground.mask.view(np.uint8)
+        mask: np.ndarray = self.foreground.mask.view(np.uint8)
         if mask.shape != (h, w):
-            mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+            mask = np.asarray(cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST))
         return mask
 
 
@@ -162,13 +170,14 @@ def border_band(arr: np.ndarray) -> np.ndarray:
 
 def _find_foreground(rgb: np.ndarray, alpha: np.ndarray | None) -> Foreground:
     h, w = rgb.shape[:2]
+    if min(h, w) >= 3:
+        rgb = cv2.medianBlur(rgb, 3)  # speckle and grain would otherwise read as clutter and foreground
     band = np.ascontiguousarray(border_band(rgb).T, dtype=np.int16)  # (3, N): fast per-channel arithmetic
     band_alpha = border_band(alpha) if alpha is not None else None
     background = np.median(band, axis=1)
     band_diff = np.maximum.reduce([np.abs(band[c] - background[c]) for c in range(3)])
     match_share = float(np.count_nonzero(band_diff <= MATCH_THRESHOLD) / band_diff.size)
     luma = 0.299 * band[0] + 0.587 * band[1] + 0.114 * band[2]
-    border_std = float(luma.std())
     border_sigma = 1.4826 * float(np.median(np.abs(luma - np.median(luma))))
     threshold = float(min(FOREGROUND_MAX, FOREGROUND_MIN + 3.0 * border_sigma))
     lo = np.minimum.reduce([band[0], band[1], band[2]])
@@ -182,13 +191,12 @@ def _find_foreground(rgb: np.ndarray, alpha: np.ndarray | None) -> Foreground:
     if alpha is not None:
         mask = (alpha >= 128).astype(np.uint8)
     else:
-        channels = cv2.split(cv2.absdiff(rgb, (*(float(round(v)) for v in background), 0.0)))
+        scalar = np.array([*(float(round(v)) for v in background), 0.0])  # a 4-vector is an OpenCV Scalar
+        channels = cv2.split(cv2.absdiff(rgb, scalar))
         diff = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
-        if min(h, w) >= 3:
-            diff = cv2.medianBlur(diff, 3)
         mask = (diff > threshold).astype(np.uint8)
     if cv2.countNonZero(mask):
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         min_area = max(4, int(0.0005 * h * w))
         keep = stats[:, cv2.CC_STAT_AREA] >= min_area
         keep[0] = False
@@ -200,17 +208,17 @@ def _find_foreground(rgb: np.ndarray, alpha: np.ndarray | None) -> Foreground:
             x1 = int((stats[keep, cv2.CC_STAT_LEFT] + stats[keep, cv2.CC_STAT_WIDTH]).max())
             y1 = int((stats[keep, cv2.CC_STAT_TOP] + stats[keep, cv2.CC_STAT_HEIGHT]).max())
             bbox = (x0, y0, x1, y1)
-    uniform = (border_std < UNIFORM_STD and match_share >= UNIFORM_SHARE) or (
+    uniform = (border_sigma < UNIFORM_SIGMA and match_share >= UNIFORM_SHARE) or (
         band_alpha is not None and float((band_alpha < 128).mean()) >= UNIFORM_SHARE
     )
-    bg = tuple(int(round(v)) for v in background[:3])
+    bg = tuple(round(float(v)) for v in background[:3])
     return Foreground(
         mask=mask.astype(bool),
         bbox=bbox,
         background_rgb=(bg[0], bg[1], bg[2]),
         border_white_share=white_share,
         border_match_share=match_share,
-        border_std=border_std,
+        border_sigma=border_sigma,
         uniform=bool(uniform),
         threshold=threshold,
     )

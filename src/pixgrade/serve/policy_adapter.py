@@ -1,91 +1,74 @@
-"""A thin adapter between the service and :mod:`pixgrade.policy` (marketplace rule presets with verdicts).
+"""Applies a :mod:`pixgrade.policy` preset (marketplace rules) to scored images, as JSON-ready verdicts.
 
-The service only needs two things from a policy: its name, and for one scored image a JSON-ready summary
-``{"name", "decision", "rules": [{"rule", "passed", "message"}, ...]}``. Keeping that behind this class means the
-HTTP layer does not change when the policy package's API evolves.
+Rules on marketplace facts (white background, product fill, borders, overlaid text) need
+:func:`pixgrade.policy.analyse_image` on the pixels; it runs only when the policy has such rules, on the image as
+decoded for the factor measures (the same size ``pixgrade filter`` uses), so both give the same verdicts.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
+import math
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 
-from pixgrade.errors import ConfigError
-
-__all__ = ["PolicyAdapter", "available_policies"]
+__all__ = ["PolicyAdapter"]
 
 
-def available_policies() -> list[str]:
-    """Names of the policy presets known to :mod:`pixgrade.policy` (empty when it offers none)."""
-    try:
-        from pixgrade import policy as policy_module
-    except ImportError:  # pragma: no cover - the package always exists
-        return []
-    for attr in ("list_presets", "list_policies", "available_presets"):
-        fn = getattr(policy_module, attr, None)
-        if callable(fn):
-            return [str(n) for n in fn()]
-    return []
-
-
-def _to_jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return _to_jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_jsonable(v) for v in value]
+def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     return value
 
 
 class PolicyAdapter:
-    """Applies one policy preset to scored images.
+    """One loaded :class:`pixgrade.policy.Policy` and what the service needs from it.
 
     Args:
-        policy: a loaded policy object from :mod:`pixgrade.policy`.
-        name: its preset name.
+        policy: the loaded policy.
+        text_detector: passed to :func:`pixgrade.policy.analyse_image` when facts are needed.
     """
 
-    def __init__(self, policy: Any, name: str) -> None:
+    def __init__(self, policy: Any, text_detector: str = "auto") -> None:
+        from pixgrade.policy import ImageFacts
+
         self.policy = policy
-        self.name = name
+        self.name = str(policy.name)
+        self.text_detector = text_detector
+        fact_names = {f.name for f in fields(ImageFacts)}
+        self.needs_facts = bool(set(policy.metrics) & fact_names)
 
     @classmethod
-    def load(cls, name: str) -> PolicyAdapter:
-        """Load a preset by name (or a policy file path) through :mod:`pixgrade.policy`.
+    def load(cls, name_or_path: str) -> PolicyAdapter:
+        """Load a preset by name or a policy file by path.
 
         Raises:
-            ConfigError: the policy package offers no loader, or the name is unknown.
+            ConfigError: unknown preset, unreadable or invalid file (the message lists the presets).
         """
-        from pixgrade import policy as policy_module
+        from pixgrade.policy import load_policy
 
-        for attr in ("load_policy", "get_preset", "load_preset"):
-            loader = getattr(policy_module, attr, None)
-            if callable(loader):
-                return cls(loader(name), name)
-        raise ConfigError(f"cannot load policy {name!r}: pixgrade.policy offers no preset loader yet")
+        return cls(load_policy(name_or_path))
 
-    def evaluate(self, result: Any, rgb: np.ndarray | None) -> dict[str, Any]:
-        """The policy's decision and per-rule verdicts for one scored image, as JSON-ready data."""
-        evaluate = getattr(self.policy, "evaluate", None)
-        if not callable(evaluate):
-            raise ConfigError(f"policy {self.name!r} has no evaluate method")
-        decision = evaluate(result)
-        verdicts = getattr(decision, "verdicts", None) or getattr(decision, "rules", None) or []
-        rules = []
-        for verdict in verdicts:
-            data = _to_jsonable(verdict)
-            if not isinstance(data, dict):
-                data = {"rule": str(verdict)}
-            rules.append(data)
+    def evaluate(self, result: Any, rgb: np.ndarray | None, file_bytes: int | None = None) -> dict[str, Any]:
+        """The verdict on one scored image: ``name, decision ("accept"/"reject"), passed, reasons, warnings,
+        rules`` (each rule: ``rule, passed, value, threshold, action, message``)."""
+        facts = None
+        if self.needs_facts and rgb is not None:
+            from pixgrade.policy import analyse_image
+
+            facts = analyse_image(rgb, text_detector=self.text_detector)  # type: ignore[arg-type]
+        verdict = self.policy.evaluate(result, facts, file_bytes=file_bytes)
+        rules = [{k: _jsonable(v) for k, v in rule.items()} for rule in verdict.rules]
         return {
             "name": self.name,
-            "decision": _to_jsonable(getattr(decision, "decision", getattr(decision, "status", None))),
+            "decision": verdict.decision,
+            "passed": bool(verdict.passed),
+            "reasons": list(verdict.reasons),
+            "warnings": [w.reason for w in verdict.warnings],
             "rules": rules,
         }

@@ -40,18 +40,25 @@ class FactorOut(BaseModel):
 
 
 class RuleVerdictOut(BaseModel):
-    """One marketplace rule's verdict (fields beyond ``rule`` depend on the policy)."""
+    """One marketplace rule's outcome."""
 
-    model_config = {"extra": "allow"}
-    rule: str | None = None
+    rule: str = Field(description="rule id")
+    passed: bool | None = Field(description="true pass, false fail, null when the metric could not be measured")
+    value: Any = Field(default=None, description="the measured value")
+    threshold: str = Field(description="the requirement in words, e.g. 'at least 1000 px'")
+    action: str = Field(description="'reject' (hard rule) or 'warn' (soft rule)")
+    message: str = Field(description="plain-language outcome")
 
 
 class PolicyOut(BaseModel):
-    """The policy's decision for the image."""
+    """The policy's verdict on the image."""
 
     name: str
-    decision: Any = None
-    rules: list[dict[str, Any]] = Field(default_factory=list)
+    decision: str = Field(description="'accept' or 'reject'")
+    passed: bool
+    reasons: list[str] = Field(default_factory=list, description="why it was rejected (failed hard rules)")
+    warnings: list[str] = Field(default_factory=list, description="failed soft rules")
+    rules: list[RuleVerdictOut] = Field(default_factory=list)
 
 
 class HeatmapOut(BaseModel):
@@ -113,6 +120,7 @@ class HealthOut(BaseModel):
     status: str = Field(description="'ok', or 'unavailable' when the model worker is not running")
     version: str
     model: str
+    backend: str = Field(description="inference backend: 'torch', 'onnx', or 'none' (measures only)")
     heatmaps: bool = Field(description="true when POST /v1/score?heatmap=true is supported")
     policy: str | None
     auth_required: bool

@@ -27,11 +27,17 @@ class TrainConfig:
             ``synthetic_holdout_mod``).
         synthetic_variants: degraded copies per clean photo (each of one random type and level).
         synthetic_holdout_mod: photos whose product id is divisible by this are held out for evaluation.
+    Run:
+        cache_dir: folder where the cached stems are kept and reused by later runs on the same data ("" = none).
     Model and optimisation:
         model: registered model name (``pixgrade.model.list_models()``).
         trainable_from: backbone layers before this index stay frozen (ImageNet weights) and their outputs are
             cached once; later layers and the heads are fine-tuned. 0 fine-tunes everything (slow on CPU).
         crop: random crops of this fraction of the side (of the cached feature maps) for augmentation.
+        synthetic_weight: weight of the within-photo ranking loss on synthetic degradations (score falls as the
+            level rises) against the human-score loss.
+        severity_weight: weight of the severity loss; ``detach_severity`` keeps it from changing the shared
+            features (the severity head then reads the features that the score uses).
     """
 
     # data
@@ -56,11 +62,13 @@ class TrainConfig:
     rank_weight: float = 1.0
     synthetic_weight: float = 0.5
     severity_weight: float = 1.0
+    detach_severity: bool = True
     # run
     seed: int = 0
     threads: int = 0
     device: str = "auto"
     out_dir: str = "runs/pixgrade_mnv2"
+    cache_dir: str = ""
     resume: bool = False
     progress: bool = True
 

@@ -170,6 +170,46 @@ def cache_samples(
     return samples
 
 
+def cache_key(model: QualityNet, items: Sequence[HumanItem | SyntheticItem], stop: int, mirror: bool) -> str:
+    """A digest of everything the cached stems depend on (model config, split point, the items)."""
+    import hashlib
+    import json
+
+    payload = json.dumps([model.config.to_dict(), stop, mirror, [repr(item) for item in items]], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def load_or_cache_samples(
+    model: QualityNet,
+    items: Sequence[HumanItem | SyntheticItem],
+    stop: int,
+    mirror: bool,
+    cache_file: str | Path | None,
+    progress: bool = True,
+    desc: str = "caching",
+) -> list[CachedSample]:
+    """:func:`cache_samples`, kept in ``cache_file`` and reused when the same items and model come again.
+
+    The file is this run's own (written by ``torch.save``); a file with another key is replaced."""
+    if not items:
+        return []
+    key = cache_key(model, items, stop, mirror)
+    path = Path(cache_file) if cache_file else None
+    if path is not None and path.is_file():
+        stored = torch.load(path, weights_only=False)
+        if stored.get("key") == key:
+            log.info("reusing cached stems from %s", path)
+            samples: list[CachedSample] = stored["samples"]
+            return samples
+    samples = cache_samples(model, items, stop, mirror, progress, desc)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save({"key": key, "samples": samples}, tmp)
+        tmp.replace(path)
+    return samples
+
+
 def random_crop_batch(
     samples: Sequence[CachedSample], crop: float, rng: np.random.Generator, train: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,7 +26,7 @@ from pixgrade.train.data import (
     CachedSample,
     HumanItem,
     SyntheticItem,
-    cache_samples,
+    load_or_cache_samples,
     random_crop_batch,
     read_human_items,
     synthetic_items,
@@ -75,8 +75,9 @@ class Trainer:
             torch.set_num_threads(config.threads)
         _seed_everything(config.seed)
         self.device = torch.device(
-            "cuda" if config.device == "auto" and torch.cuda.is_available() else
-            ("cpu" if config.device == "auto" else config.device)
+            "cuda"
+            if config.device == "auto" and torch.cuda.is_available()
+            else ("cpu" if config.device == "auto" else config.device)
         )
         self.model = model or create_model(config.model, pretrained_backbone=True)
         self.start = config.trainable_from
@@ -92,11 +93,21 @@ class Trainer:
         cached_synthetic: list[CachedSample] | None = None,
     ) -> tuple[list[CachedSample], list[CachedSample]]:
         """Cache the frozen stem of every sample (or reuse caches computed by an earlier call)."""
-        show = self.config.progress
-        human_cache = cached_human or cache_samples(self.model, human, self.start, True, show, "caching rated")
+        show, cache_dir = self.config.progress, self.config.cache_dir
+        human_cache = cached_human or load_or_cache_samples(
+            self.model, human, self.start, True, cache_dir and Path(cache_dir) / "rated.pt", show, "caching rated"
+        )
         synth_cache = cached_synthetic
         if synth_cache is None:
-            synth_cache = cache_samples(self.model, synthetic, self.start, False, show, "caching synthetic")
+            synth_cache = load_or_cache_samples(
+                self.model,
+                synthetic,
+                self.start,
+                False,
+                cache_dir and Path(cache_dir) / "synthetic.pt",
+                show,
+                "caching synthetic",
+            )
         return human_cache, synth_cache
 
     def _set_normalisation(self, samples: Sequence[CachedSample]) -> None:
@@ -118,10 +129,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- model parts
     def _freeze(self) -> None:
-        backbone = self.model.backbone
-        for i in range(self.start):
-            for p in backbone.features[i].parameters():  # type: ignore[attr-defined]
-                p.requires_grad_(False)
+        self.model.backbone.freeze_layers(self.start)
 
     def _train_mode(self) -> None:
         self.model.train()
@@ -132,7 +140,9 @@ class Trainer:
 
     def _forward(self, batch: Sequence[CachedSample], train: bool) -> dict[str, torch.Tensor]:
         hidden, stats = random_crop_batch(batch, self.config.crop, self.rng, train=train)
-        return self.model.forward_from_stem(hidden.to(self.device), self.start, stats.to(self.device))
+        return self.model.forward_from_stem(
+            hidden.to(self.device), self.start, stats.to(self.device), self.config.detach_severity
+        )
 
     # ---------------------------------------------------------------- evaluation
     @torch.no_grad()
@@ -240,16 +250,22 @@ class Trainer:
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
-                for key, value in (("loss", loss), ("human", human_loss), ("synthetic", synth_loss), ("severity", sev_loss)):
-                    sums[key] += float(value)
+                for key, value in (
+                    ("loss", loss),
+                    ("human", human_loss),
+                    ("synthetic", synth_loss),
+                    ("severity", sev_loss),
+                ):
+                    sums[key] += float(value.detach())
                 bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}")
             record = {"epoch": epoch, **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()}}
             record.update(self.validate(val_human, val_synthetic))
             record["seconds"] = time.perf_counter() - started
             history.append(record)
-            for key, value in record.items():
+            (self.out_dir / "history.json").write_text(json.dumps(history, indent=1))
+            for key, metric in record.items():
                 if key != "epoch" and writer is not None:
-                    writer.add_scalar(key, value, epoch)
+                    writer.add_scalar(key, metric, epoch)
             if writer is not None and val_human:
                 writer.add_histogram("val_predictions", self.predict(val_human[:64]), epoch)
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in record.items()})
@@ -300,8 +316,11 @@ def train(config: TrainConfig) -> TrainResult:
     synthetic: list[SyntheticItem] = []
     if config.synthetic_dir:
         synthetic = synthetic_items(
-            config.synthetic_dir, config.synthetic_sources, config.synthetic_variants,
-            config.synthetic_holdout_mod, config.seed,
+            config.synthetic_dir,
+            config.synthetic_sources,
+            config.synthetic_variants,
+            config.synthetic_holdout_mod,
+            config.seed,
         )
     trainer = Trainer(config)
     human_cache, synth_cache = trainer.prepare(human, synthetic)

@@ -237,7 +237,7 @@
     if (policy.decision !== null && policy.decision !== undefined) {
       const text = String(policy.decision);
       decision.hidden = false;
-      decision.textContent = policy.name + ": " + text;
+      decision.textContent = policy.name + ": " + text + (policy.warnings && policy.warnings.length ? " · " + policy.warnings.length + " warning" + (policy.warnings.length > 1 ? "s" : "") : "");
       const low = text.toLowerCase();
       decision.classList.add(/^(pass|accept|ok|approved?)/.test(low) ? "pass" : /^(fail|reject|block)/.test(low) ? "fail" : "review");
     }
@@ -245,14 +245,13 @@
       const box = $(".rules", card);
       box.hidden = false;
       const ul = $("ul", box);
-      for (const rule of policy.rules) {
+      // Failed rules first (hard, then soft), then the ones that passed or could not be measured.
+      const rank = (r) => (r.passed === false ? (r.action === "warn" ? 1 : 0) : r.passed === null ? 3 : 2);
+      for (const rule of policy.rules.slice().sort((a, b) => rank(a) - rank(b))) {
         const li = document.createElement("li");
-        const passed = rule.passed !== undefined ? rule.passed : rule.ok !== undefined ? rule.ok :
-          /^(pass|ok|accept)/i.test(String(rule.verdict || rule.status || ""));
-        li.className = passed ? "pass" : "fail";
-        const name = rule.rule || rule.name || "rule";
-        const msg = rule.message || rule.reason || rule.detail || "";
-        li.textContent = name + (msg ? ": " + msg : "");
+        li.className = rule.passed === true ? "pass" : rule.passed === null ? "na" : rule.action === "warn" ? "warn" : "fail";
+        li.textContent = rule.message || rule.rule;
+        li.title = rule.rule + (rule.threshold ? " · needs " + rule.threshold : "");
         ul.append(li);
       }
     }

@@ -1,0 +1,107 @@
+"""``--engine ray`` for the scoring commands: options and the Ray code paths (imported only when used).
+
+Not a command of its own (``pixgrade.cli.main`` dispatches only the modules it lists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pixgrade.errors import ConfigError
+
+__all__ = [
+    "add_engine_options",
+    "check_ray_model",
+    "ray_parquet_output",
+    "ray_results",
+    "run_ray_to_parquet",
+    "scorer_kwargs",
+]
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--engine`` and ``--address``."""
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: worker processes on this machine (default); ray: a Ray cluster (pip install 'pixgrade[ray]')",
+    )
+    parser.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray cluster to join with --engine ray ('auto', HOST:6379 or ray://HOST:10001); default: start a "
+        "local Ray instance. With an OUT.parquet output the workers write a folder of Parquet files there",
+    )
+
+
+def scorer_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Scorer`` arguments the Ray actors need (they must be picklable: no loaded model)."""
+    model: str | None = args.model
+    if model is not None and model.lower() == "none":
+        model = None
+    return {"model": model, "backend": args.backend, "max_pixels": args.max_pixels}
+
+
+def ray_parquet_output(args: argparse.Namespace) -> bool:
+    """True when ``--engine ray`` writes partitioned Parquet (``-o`` ends in ``.parquet``)."""
+    return args.engine == "ray" and bool(args.output) and str(args.output).lower().endswith(".parquet")
+
+
+def _num_actors(args: argparse.Namespace) -> int | None:
+    workers = getattr(args, "workers", None)
+    return workers if workers else None
+
+
+def run_ray_to_parquet(args: argparse.Namespace, files: Sequence[str]) -> int:
+    """``-o OUT.parquet`` with ``--engine ray``: the workers write a folder of Parquet files at OUT.parquet."""
+    from pixgrade.engines.ray_engine import write_parquet_with_ray
+
+    if args.resume:
+        raise ConfigError("--resume is not supported with --engine ray and a Parquet folder; start a new folder")
+    if getattr(args, "html", None):
+        raise ConfigError("--html is not supported with --engine ray and a Parquet folder")
+    summary = write_parquet_with_ray(
+        files,
+        args.output,
+        scorer_kwargs(args),
+        address=args.address,
+        batch_size=args.batch_size,
+        num_actors=_num_actors(args),
+        overwrite=args.overwrite,
+    )
+    message = f"scored {summary.n_images} images on Ray"
+    if summary.n_failed:
+        message += f", {summary.n_failed} failed: see the error column"
+    print(f"{message}; results: {summary.output}/ ({len(summary.files)} Parquet files)", file=sys.stderr)
+    return 1 if summary.n_failed else 0
+
+
+def ray_results(args: argparse.Namespace, files: Sequence[str]) -> Iterator[Any]:
+    """Results streamed back from Ray, in input order (for table, CSV or JSONL output written locally)."""
+    from pixgrade.engines.ray_engine import score_with_ray
+
+    return score_with_ray(
+        list(files), scorer_kwargs(args), address=args.address, batch_size=args.batch_size, num_actors=_num_actors(args)
+    )
+
+
+def check_ray_model(args: argparse.Namespace) -> None:
+    """The model path must exist here (and, on a cluster, at the same place on every worker)."""
+    model = args.model
+    if model is None or model.lower() == "none":
+        return
+    if model == "default":
+        from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+
+        if not DEFAULT_MODEL_PATH.is_file():
+            raise ConfigError(
+                f"the default model weights are not installed ({DEFAULT_MODEL_PATH}); use --model none for "
+                "measures only, or --model PATH for a checkpoint"
+            )
+    elif not Path(model).is_file():
+        raise ConfigError(f"{model}: model checkpoint not found (use --model default, none or a checkpoint path)")
