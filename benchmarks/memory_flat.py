@@ -102,12 +102,12 @@ def main() -> int:
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="pixgrade-memflat-") as tmp:
         workdir = args.workdir or Path(tmp)
-        images = workdir / "images"
+        images = workdir / f"images-{args.n}-{args.side}px"
         if not images.exists():
             start = time.perf_counter()
             make_small_jpegs(images, args.n, args.side)
             print(f"generated {args.n} {args.side}x{args.side} JPEGs in {time.perf_counter() - start:.0f} s")
-        marks = [m for m in (1000, 5000, 10000, 20000, 50000, 100000) if m <= args.n]
+        marks = sorted({m for m in (1000, 2000, 5000, 10000, 20000, 50000) if m <= args.n} | {args.n})
         out = workdir / "measures.csv"
         out.unlink(missing_ok=True)
         command = [pixgrade, "score", str(images), "--model", "none", "-o", str(out), "--no-progress"]
@@ -122,7 +122,7 @@ def main() -> int:
             out = workdir / "model.csv"
             out.unlink(missing_ok=True)
             command = [pixgrade, "score", str(subset), "--model", str(checkpoint), "-o", str(out), "--no-progress"]
-            model_marks = sorted({m for m in (500, 1000, 2000, 5000, 10000, 20000) if m <= args.model_n})
+            model_marks = sorted({m for m in (100, 500, 1000, 2000, 5000) if m <= args.model_n} | {args.model_n})
             report(f"with the model ({description})", command, *run_and_sample(command, out, model_marks))
     return 0
 

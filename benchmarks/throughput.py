@@ -138,7 +138,7 @@ def prepare_int8(checkpoint: Path, workdir: Path, exclude: set[str]) -> Path:
     """Static INT8 export calibrated on 16 products-fashion + 16 livec-train images not in the timed folders."""
     from pixgrade.export import export_model
 
-    out = workdir / "model-int8.onnx"
+    out = workdir / f"{checkpoint.stem}-int8.onnx"
     if out.exists():
         return out
     root = data_dir()

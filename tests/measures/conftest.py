@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
@@ -33,6 +35,15 @@ def product_scene(
     patch = np.stack([body * 1.1, body * 0.8, body * 0.6], axis=2)
     img[y0 : y0 + s, x0 : x0 + s] = np.clip(patch, 0, 255).astype(np.uint8)
     return img
+
+
+SceneMaker = Callable[..., np.ndarray]
+
+
+@pytest.fixture
+def make_scene() -> SceneMaker:
+    """The :func:`product_scene` drawing function (tests call it with their own sizes and positions)."""
+    return product_scene
 
 
 @pytest.fixture

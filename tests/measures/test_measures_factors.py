@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 import pytest
-from conftest import product_scene
 from PIL import Image
 
 from pixgrade.errors import ConfigError
@@ -33,6 +33,8 @@ from pixgrade.measures import (
     resolution,
     sharpness,
 )
+
+SceneMaker = Callable[..., np.ndarray]  # the conftest fixture ``make_scene``: draws a product on a backdrop
 
 
 def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
@@ -61,8 +63,8 @@ def test_sharpness_falls_monotonically_with_blur(scene: np.ndarray) -> None:
     assert blurred.score < sharpness(scene).score
 
 
-def test_sharpness_ignores_the_amount_of_white_background() -> None:
-    product = product_scene(size=120, side=1.0)
+def test_sharpness_ignores_the_amount_of_white_background(make_scene: SceneMaker) -> None:
+    product = make_scene(size=120, side=1.0)
     small = np.full((200, 200, 3), 255, np.uint8)
     small[40:160, 40:160] = product
     big = np.full((500, 500, 3), 255, np.uint8)
@@ -75,8 +77,8 @@ def test_sharpness_ignores_the_amount_of_white_background() -> None:
     assert whole_small / whole_big > 3
 
 
-def test_sharpness_and_noise_same_with_reduced_decoding() -> None:
-    large = cv2.resize(product_scene(size=1024, seed=3), (1024, 1024), interpolation=cv2.INTER_NEAREST)
+def test_sharpness_and_noise_same_with_reduced_decoding(make_scene: SceneMaker) -> None:
+    large = make_scene(size=1024, seed=3)
     data = _png(large)
     full = measure_all(load_image(data), ["sharpness", "noise", "fill", "resolution"])
     reduced = measure_all(load_image(data, max_side=512), ["sharpness", "noise", "fill", "resolution"])
@@ -116,8 +118,8 @@ def test_noise_rises_with_added_noise_on_a_product_photo(scene: np.ndarray) -> N
     assert values[0].value < 2.0
 
 
-def test_clipped_white_background_does_not_hide_noise() -> None:
-    scene = product_scene(side=0.3)
+def test_clipped_white_background_does_not_hide_noise(make_scene: SceneMaker) -> None:
+    scene = make_scene(side=0.3)
     grain = np.random.default_rng(5).normal(0, 8, scene.shape[:2])[:, :, None]
     noisy = np.clip(scene.astype(np.float64) + grain, 0, 255).astype(np.uint8)  # the white stays clipped at 255
     assert noise(noisy).value > 6.0
@@ -188,8 +190,8 @@ def test_blockiness_orders_jpeg_qualities(scene: np.ndarray) -> None:
     assert lossless.value < 1.2 and not lossless.flag
 
 
-def test_header_quality_flags_heavy_jpeg_after_reduced_decoding() -> None:
-    big = cv2.resize(product_scene(size=400), (1600, 1600), interpolation=cv2.INTER_LINEAR)
+def test_header_quality_flags_heavy_jpeg_after_reduced_decoding(make_scene: SceneMaker) -> None:
+    big = cv2.resize(make_scene(size=400), (1600, 1600), interpolation=cv2.INTER_LINEAR)
     loaded = load_image(_jpeg(big, 12), max_side=400)
     assert loaded.reduced and loaded.jpeg_quality is not None and loaded.jpeg_quality <= 13
     factor = blockiness(loaded)
@@ -219,29 +221,29 @@ def test_geometry_uses_the_file_size_not_the_reduced_decode() -> None:
 # --- background, fill, centring -------------------------------------------------------------------------------------
 
 
-def test_white_grey_and_cluttered_backgrounds() -> None:
-    white = background(product_scene())
+def test_white_grey_and_cluttered_backgrounds(make_scene: SceneMaker) -> None:
+    white = background(make_scene())
     assert white.value > 0.99 and not white.flag and white.score > 0.95
-    grey = background(product_scene(background=(170, 170, 170)))
+    grey = background(make_scene(background=(170, 170, 170)))
     assert grey.value < 0.01 and grey.flag and str(grey.reason).startswith("background not white: plain RGB(170")
     rng = np.random.default_rng(4)
     clutter = cv2.resize(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8), (400, 400), interpolation=cv2.INTER_NEAREST)
-    clutter[100:300, 100:300] = product_scene(size=200, side=1.0)
+    clutter[100:300, 100:300] = make_scene(size=200, side=1.0)
     cluttered = background(clutter)
     assert cluttered.flag and str(cluttered.reason).startswith("background cluttered")
     assert white.score > grey.score > cluttered.score
 
 
-def test_colour_cast_background_is_not_white() -> None:
-    cast = background(product_scene(background=(255, 240, 200)))
+def test_colour_cast_background_is_not_white(make_scene: SceneMaker) -> None:
+    cast = background(make_scene(background=(255, 240, 200)))
     assert cast.flag
 
 
-def test_transparent_background_counts_as_white() -> None:
+def test_transparent_background_counts_as_white(make_scene: SceneMaker) -> None:
     rgba = np.zeros((200, 200, 4), np.uint8)
     rgba[..., :3] = 30  # the hidden colour under the transparent part is dark
     rgba[60:140, 60:140, 3] = 255
-    rgba[60:140, 60:140, :3] = product_scene(size=80, side=1.0)
+    rgba[60:140, 60:140, :3] = make_scene(size=80, side=1.0)
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, "PNG")
     loaded = load_image(buf.getvalue())
@@ -252,8 +254,8 @@ def test_transparent_background_counts_as_white() -> None:
 
 
 @pytest.mark.parametrize("side", [0.2, 0.5, 0.9])
-def test_fill_of_a_centred_square(side: float) -> None:
-    img = product_scene(size=400, side=side)
+def test_fill_of_a_centred_square(side: float, make_scene: SceneMaker) -> None:
+    img = make_scene(size=400, side=side)
     f = fill(img)
     assert f.value == pytest.approx(side, abs=0.02)
     assert f.flag == (side < 0.6)
@@ -270,12 +272,12 @@ def test_fill_of_a_tall_thin_product() -> None:
     assert not fill(img).flag
 
 
-def test_off_centre_product() -> None:
-    img = product_scene(size=400, side=0.4, centre=(0.72, 0.5))
+def test_off_centre_product(make_scene: SceneMaker) -> None:
+    img = make_scene(size=400, side=0.4, centre=(0.72, 0.5))
     c = centring(img)
     assert c.value == pytest.approx(0.22, abs=0.01)
     assert c.flag and c.reason == "product off-centre: shifted 22% of the frame to the right"
-    assert c.score < centring(product_scene(size=400, side=0.4)).score
+    assert c.score < centring(make_scene(size=400, side=0.4)).score
 
 
 def test_blank_image_has_no_product() -> None:
@@ -287,7 +289,7 @@ def test_blank_image_has_no_product() -> None:
 # --- registry, ranges, validation -----------------------------------------------------------------------------------
 
 
-def _varied_images() -> list[np.ndarray]:
+def _varied_images(make_scene: SceneMaker) -> list[np.ndarray]:
     rng = np.random.default_rng(6)
     return [
         np.zeros((1, 1, 3), np.uint8),
@@ -299,15 +301,15 @@ def _varied_images() -> list[np.ndarray]:
         np.zeros((64, 64, 3), np.uint8),
         np.full((64, 64, 3), 255, np.uint8),
         rng.integers(0, 256, (300, 200, 3), dtype=np.uint8),
-        product_scene(),
-        cv2.GaussianBlur(product_scene(), (0, 0), 5),
-        np.ascontiguousarray(product_scene()[::-1, ::2]),
-        product_scene()[10:300, 20:390],  # a non-contiguous view
+        make_scene(),
+        cv2.GaussianBlur(make_scene(), (0, 0), 5),
+        np.ascontiguousarray(make_scene()[::-1, ::2]),
+        make_scene()[10:300, 20:390],  # a non-contiguous view
     ]
 
 
-def test_every_score_is_in_unit_range_and_values_finite() -> None:
-    for img in _varied_images():
+def test_every_score_is_in_unit_range_and_values_finite(make_scene: SceneMaker) -> None:
+    for img in _varied_images(make_scene):
         factors = measure_all(img)
         assert list(factors) == list(FACTOR_NAMES)
         for name, f in factors.items():

@@ -3,6 +3,7 @@ find near-duplicates, group by product, choose main images, and record everythin
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -114,9 +115,14 @@ def analyse_file(
     except (OSError, ValueError) as exc:  # pragma: no cover - load_image wraps these
         return None, None, str(exc)
     try:
-        return analyse_image(image.rgb, text_detector=text_detector), perceptual_hash(image.rgb), None  # type: ignore[arg-type]
+        facts = analyse_image(image.rgb, text_detector=text_detector)  # type: ignore[arg-type]
+        phash = perceptual_hash(image.rgb)
     except ValueError as exc:
         return None, None, f"cannot analyse: {exc}"
+    scale = max(image.original_size) / max(image.rgb.shape[:2])
+    if facts.border_px and scale != 1.0:  # report the border in the file's own pixels
+        facts = dataclasses.replace(facts, border_px=round(facts.border_px * scale))
+    return facts, phash, None
 
 
 def _analyse_star(args: tuple[str, int, int, str]) -> tuple[ImageFacts | None, str | None, str | None]:

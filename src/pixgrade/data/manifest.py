@@ -19,6 +19,7 @@ import csv
 import logging
 import math
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
@@ -116,6 +117,15 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, s
     if problems:
         raise ManifestError(path, problems)
     return header, rows
+
+
+def _mkstemp_like_open(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """A temporary file beside ``path`` with the permissions ``open()`` would give (mkstemp makes it 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return fd, tmp
 
 
 @dataclass

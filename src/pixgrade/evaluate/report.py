@@ -188,6 +188,14 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _colour(index: int) -> tuple[float, ...]:
+    """A distinct colour for up to 20 series (matplotlib's tab20, dark shades first)."""
+    from matplotlib import colormaps
+
+    order = [*range(0, 20, 2), *range(1, 20, 2)]
+    return tuple(colormaps["tab20"](order[index % 20]))
+
+
 def _scatter(scored: pd.DataFrame, results: Mapping[str, Any]) -> str:
     from matplotlib.figure import Figure
 
@@ -195,9 +203,9 @@ def _scatter(scored: pd.DataFrame, results: Mapping[str, Any]) -> str:
     ax = fig.add_subplot()
     if "degradation" in scored.columns and "per_degradation" in results:
         labels = _labels(scored)
-        for name in sorted(set(labels)):
+        for i, name in enumerate(sorted(set(labels))):
             part = scored[labels == name]
-            ax.scatter(part["pred"], part["true"], s=10, alpha=0.6, label=name)
+            ax.scatter(part["pred"], part["true"], s=10, alpha=0.6, label=name, color=_colour(i))
         ax.legend(fontsize=7, markerscale=1.5, ncol=2, loc="upper left")
     else:
         ax.scatter(scored["pred"], scored["true"], s=10, alpha=0.5, color="#3b6ea5")
@@ -224,10 +232,11 @@ def _level_curves(per_degradation: Mapping[str, Mapping[str, Any]]) -> str:
 
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.add_subplot()
-    for name, row in per_degradation.items():
+    for i, (name, row) in enumerate(per_degradation.items()):
         curve = row["mean_pred_by_level"]
         levels = sorted(curve, key=int)
-        ax.plot([int(lv) for lv in levels], [curve[lv] for lv in levels], marker="o", label=name)
+        xs, ys = [int(lv) for lv in levels], [curve[lv] for lv in levels]
+        ax.plot(xs, ys, marker="osD^v<>"[i % 7], color=_colour(i + 1), label=name)
     ax.set_xlabel("degradation level (0 = clean)")
     ax.set_ylabel("mean predicted score")
     ax.set_ylim(-0.1, 5.1)

@@ -94,7 +94,10 @@ def decide(candidates: Sequence[Candidate]) -> tuple[list[Decision], list[Produc
                     None,
                     c.score,
                     c.duplicate_of,
-                    [f"near-duplicate of {c.duplicate_of}, which scores higher"],
+                    [
+                        f"near-duplicate of {c.duplicate_of} (the better-scoring copy, which is kept)",
+                        *c.verdict.reasons,
+                    ],
                     warnings,
                 )
             elif c.verdict.passed:

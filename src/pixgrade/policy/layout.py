@@ -56,7 +56,9 @@ def background_mask(rgb: np.ndarray, tolerance: int = 24, max_side: int = 512) -
     _check_rgb(rgb)
     height, width = rgb.shape[:2]
     scale = min(1.0, max_side / max(height, width))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    small = rgb
+    if scale != 1.0:
+        small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     colour = np.median(_edge_band(small, 0.02), axis=0)
     close = (np.abs(small.astype(np.int16) - colour.astype(np.int16)).max(axis=2) <= tolerance).astype(np.uint8)
     _n, labels = cv2.connectedComponents(close, connectivity=4)

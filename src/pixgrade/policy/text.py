@@ -58,6 +58,15 @@ class TextBox:
     """Thickness of the text line along its own orientation (the short side of the minimum-area rectangle), in
     pixels; equals ``height`` for horizontal text. 0 = unknown (use ``height``)."""
 
+    line_length: float = 0.0
+    """Length of the text line along its own orientation (the long side of the minimum-area rectangle), in pixels;
+    0 = unknown (use ``width``)."""
+
+    @property
+    def aspect(self) -> float:
+        """Line length over thickness: text lines are elongated, blobs of texture are not."""
+        return (self.line_length or float(self.width)) / max(1.0, self.thickness)
+
     @property
     def thickness(self) -> float:
         """Line thickness in pixels (rotated text is thin even when its axis-aligned box is tall)."""
@@ -166,7 +175,8 @@ class _DBDetector:
             d = area * 1.6 / perimeter
             bx0, by0 = max(0.0, x0 - d), max(0.0, y0 - d)
             bx1, by1 = min(new_w, x0 + w0 + d), min(new_h, y0 + h0 + d)
-            short_side = float(min(cv2.minAreaRect(contour)[1])) + 2 * d
+            rect_sides = cv2.minAreaRect(contour)[1]
+            short_side, long_side = float(min(rect_sides)) + 2 * d, float(max(rect_sides)) + 2 * d
             box = TextBox(
                 x=int(bx0 * sx),
                 y=int(by0 * sy),
@@ -174,6 +184,7 @@ class _DBDetector:
                 height=max(1, round((by1 - by0) * sy)),
                 confidence=confidence,
                 line_height=short_side * (sx + sy) / 2,
+                line_length=long_side * (sx + sy) / 2,
             )
             if box.width > 3 and box.height > 3:
                 boxes.append(box)
@@ -276,6 +287,7 @@ def overlay_regions(
     *,
     max_product_share: float | None = None,
     max_height_fraction: float = 0.25,
+    min_aspect: float = 1.5,
 ) -> list[TextBox]:
     """The detected regions that look *added* rather than printed on the product.
 
@@ -284,8 +296,9 @@ def overlay_regions(
     overlay when at most ``max_product_share`` of its box is product (``product`` True, see
     :func:`pixgrade.policy.layout.product_mask`) and its line thickness (along the text's own orientation, so a
     diagonal watermark qualifies) is at most ``max_height_fraction`` of the image height (thicker "text" is a whole
-    object, not a line of text). Limitation: overlay text placed entirely
-    inside the product is not told apart from a print.
+    object, not a line of text), and the line is at least ``min_aspect`` times longer than thick (the DB network
+    also fires on some fine textures, such as leather grain, as round blobs; a single glyph is missed by this).
+    Limitation: overlay text placed entirely inside the product is not told apart from a print.
 
     Shape:
         - product: ``(H, W)`` bool, the same size as the analysed image.
@@ -297,7 +310,7 @@ def overlay_regions(
         raise ValueError(f"product mask shape {product.shape} does not match the image ({height}, {width})")
     selected = []
     for box in detection.boxes:
-        if box.thickness > max_height_fraction * height:
+        if box.thickness > max_height_fraction * height or box.aspect < min_aspect:
             continue
         region = product[box.y : box.y + box.height, box.x : box.x + box.width]
         if region.size and region.mean() <= max_product_share:
