@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 
 demo: venv
-	$(BIN)/pixgrade score examples -o $(DEMO_OUT)/results.csv --html $(DEMO_OUT)/index.html
+	$(BIN)/pixgrade score examples -o $(DEMO_OUT)/results.csv --html $(DEMO_OUT)/index.html --overwrite
 	@echo "results: $(DEMO_OUT)/results.csv   page: $(DEMO_OUT)/index.html"
 
 lint: venv

@@ -141,7 +141,9 @@ def test_catalog_export_cli(shop: Path, tmp_path: Path) -> None:
     assert main(["catalog", "export", str(out / "catalog.sqlite"), "-o", str(tmp_path / "cat.csv")]) == 2
 
 
-def test_dry_run_reads_but_never_writes_the_catalogue(shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_reads_but_never_writes_the_catalogue(
+    shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import sqlite3
 
     out = tmp_path / "out"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,15 @@ def make_folder(root: Path, n_good: int = 4, bad: bool = True) -> dict[str, Path
     return files
 
 
+@dataclass
+class LightOutput:
+    """Same fields as ``pixgrade.model.predictor.ModelOutput``."""
+
+    score: float
+    severities: dict[str, float]
+    embedding: np.ndarray | None = None
+
+
 class FakePredictor:
     """Stands in for ``pixgrade.model.predictor.Predictor``: a score from mean brightness, fixed severities."""
 
@@ -85,14 +95,18 @@ class FakePredictor:
     min_side = 32
     severity_names = SEVERITIES
 
-    def __init__(self, blur: float = 0.9, fail_on_dark: bool = False) -> None:
+    def __init__(self, blur: float = 0.9, fail_on_dark: bool = False, light: bool = False) -> None:
         self.blur = blur
         self.fail_on_dark = fail_on_dark
+        self.light = light  # answer with LightOutput: worker processes then never import torch
         self.batches: list[int] = []
         self.shapes: list[tuple[int, ...]] = []
 
     def predict(self, images: Sequence[np.ndarray]) -> list[Any]:
-        from pixgrade.model.predictor import ModelOutput  # imported here: worker processes never need torch
+        if self.light:
+            ModelOutput: Any = LightOutput
+        else:
+            from pixgrade.model.predictor import ModelOutput  # imported here, only when needed (torch is slow)
 
         self.batches.append(len(images))
         outputs = []

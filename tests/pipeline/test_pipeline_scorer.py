@@ -122,6 +122,15 @@ def test_workers_give_the_same_results_in_order(tmp_path: Path, measures_only: S
     assert sum(r.error is not None for r in parallel) == 3
 
 
+def test_model_in_workers_gives_the_same_results(tmp_path: Path) -> None:
+    files = sorted(make_folder(tmp_path, n_good=3).values())
+    in_main = list(Scorer(model=FakePredictor(light=True)).score_paths(files, workers=0))
+    in_workers = list(Scorer(model=FakePredictor(light=True), model_in_workers=True).score_paths(files, workers=1))
+    assert [r.to_row() for r in in_workers] == [r.to_row() for r in in_main]
+    assert sum(r.score is not None for r in in_workers) == 3
+    assert all(r.embedding is not None for r in in_workers if r.error is None)
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ConfigError, match="unknown factor"):
         Scorer(model=None, factors=["sharpness", "sparkle"])

@@ -336,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
     reason_counts: Counter[str] = Counter()
     for record in outcome.records:
         verdict = record.verdict
-        if verdict is None:
+        if verdict is None or record.decision is None or record.decision.decision != "reject":
             continue
         if verdict.error:
             reason_counts["unreadable file"] += 1

@@ -199,8 +199,10 @@ class Verdict:
 
     @property
     def warnings(self) -> list[RuleResult]:
-        """Soft rules that failed."""
-        return [r for r in self.results if r.failed and r.action == "warn"]
+        """Soft rules that failed, except those on a metric whose hard rule already failed (a photo rejected for
+        "quality too low" is not also told "quality could be better")."""
+        hard = {r.metric for r in self.failures}
+        return [r for r in self.results if r.failed and r.action == "warn" and r.metric not in hard]
 
     @property
     def reasons(self) -> list[str]:

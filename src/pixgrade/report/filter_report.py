@@ -48,15 +48,13 @@ def render_filter_report(
         r = record.result
         grade = r.grade
         colour = ERROR_COLOUR if grade is None else GRADE_COLOURS[int(grade)]
-        failures = []
-        if record.verdict is not None:
+        if record.verdict is not None and d.decision == "reject":
             if record.verdict.error:
                 reason_counts["unreadable"] += 1
                 reason_examples.setdefault("unreadable", "the file could not be read as an image")
             for f in record.verdict.failures:
                 reason_counts[f.rule] += 1
                 reason_examples.setdefault(f.rule, f.reason)
-                failures.append(f.reason)
         cards_by_product.setdefault(d.product, []).append(
             {
                 "name": names[record.path],

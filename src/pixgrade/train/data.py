@@ -69,27 +69,25 @@ class CachedSample:
 
 
 def read_human_items(source: str | Path) -> list[HumanItem]:
-    """Read a manifest CSV (``image,score[,group]``, scores 0–5) or a LIVE-C-style folder (``labels.csv`` with
-    ``image,mos``, MOS 0–100 mapped to 0–5 as ``mos / 20``). Image paths are relative to the CSV's folder."""
+    """Rated images from a manifest CSV (``image,score[,group]``, scores 0–5; :func:`pixgrade.data.load_manifest`)
+    or a LIVE-C-style folder (``labels.csv`` with ``image,mos``, MOS 0–100 mapped to 0–5 as ``mos / 20``;
+    :func:`pixgrade.data.from_livec`). Rows whose image is missing are an error naming them."""
+    from pixgrade.data.importers import from_livec
+    from pixgrade.data.manifest import load_manifest
+
     source = Path(source)
-    csv = source / "labels.csv" if source.is_dir() else source
-    if not csv.is_file():
-        raise ConfigError(f"{source}: no manifest CSV (or labels.csv) found")
-    table = pd.read_csv(csv)
-    if "score" not in table.columns:
-        if "mos" not in table.columns:
-            raise ConfigError(f"{csv}: needs a 'score' (0-5) or 'mos' (0-100) column")
-        table["score"] = table["mos"] / 20.0
-    if "image" not in table.columns:
-        raise ConfigError(f"{csv}: needs an 'image' column")
-    root = csv.parent
-    items = []
-    for row in table.itertuples(index=False):
-        path = Path(str(row.image))
-        path = path if path.is_absolute() else root / path
-        group = str(getattr(row, "group", "") or path)
-        items.append(HumanItem(str(path), float(row.score), group))
-    return items
+    if source.is_dir():
+        if not (source / "labels.csv").is_file():
+            raise ConfigError(f"{source}: folder has no labels.csv (LIVE-C layout: image,mos,mos_std)")
+        manifest = from_livec(source / "labels.csv")
+    else:
+        manifest = load_manifest(source)
+    scores = manifest.frame["score"].astype(float).tolist()
+    groups = manifest.groups().tolist()
+    return [
+        HumanItem(str(path), score, str(group))
+        for path, score, group in zip(manifest.paths(), scores, groups, strict=True)
+    ]
 
 
 def synthetic_items(
