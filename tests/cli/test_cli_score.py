@@ -124,13 +124,14 @@ def test_usage_errors_exit_2_and_touch_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_default_model_missing_is_a_clear_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+def test_default_model_missing_is_a_clear_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pixgrade.model.predictor
 
-    if DEFAULT_MODEL_PATH.exists():
-        pytest.skip("the default weights are installed")
-    make_images(tmp_path, 1)
-    assert main(["score", str(tmp_path), "--no-progress", "-o", str(tmp_path / "r.csv")]) == 2
+    monkeypatch.setattr(pixgrade.model.predictor, "DEFAULT_MODEL_PATH", tmp_path / "not-installed.safetensors")
+    make_images(tmp_path / "imgs", 1)
+    assert main(["score", str(tmp_path / "imgs"), "--no-progress", "-o", str(tmp_path / "r.csv")]) == 2
     assert "--model none" in capsys.readouterr().err
     assert not (tmp_path / "r.csv").exists()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 import threading
@@ -129,9 +130,8 @@ def test_upload_over_the_size_limit_is_413(make_client: Callable[..., TestClient
 
 def test_too_many_pixels_is_413(make_client: Callable[..., TestClient]) -> None:
     client = make_client()
-    client.app.state.engine.settings = client.app.state.engine.settings.__class__(
-        **{**client.app.state.engine.settings.__dict__, "max_pixels": 1000}
-    )
+    engine = client.app.state.engine
+    engine.settings = dataclasses.replace(engine.settings, max_pixels=1000)
     r = client.post("/v1/score", files=_files(("huge.png", encode(make_rgb(), "PNG"))))
     assert r.status_code == 413
     assert r.json()["results"][0]["error"]["code"] == "too_many_pixels"
