@@ -118,6 +118,7 @@ def main() -> None:
     )
 
     start = time.perf_counter()
+    print("hashing and embedding...", flush=True)
     hashes = [int(perceptual_hash(x), 16) for x in images]
     hash_time = (time.perf_counter() - start) / n
     dist = np.array([[bin(a ^ b).count("1") for b in hashes] for a in hashes])
@@ -145,16 +146,28 @@ def main() -> None:
         print("embedding cosine similarity >= s:")
         for s in (0.90, 0.93, 0.95, 0.97, 0.98):
             report(f"s >= {s}", sims >= s)
-        print("combined (pHash OR embedding), pixgrade's rule:")
+        print("combined (pHash OR embedding), pixgrade's default rule:")
         for d, s in ((6, 0.97), (6, 0.95), (8, 0.97), (4, 0.98)):
             report(f"d <= {d} or s >= {s}", (dist <= d) | (sims >= s))
-        fp_pairs = np.argwhere(upper & ~truth & ((dist <= 6) | (sims >= 0.97)))
+        print("combined (pHash AND embedding), DuplicateSettings(require_both=True):")
+        for d, s in ((8, 0.9), (10, 0.9), (12, 0.85), (12, 0.9)):
+            report(f"d <= {d} and s >= {s}", (dist <= d) & (sims >= s))
+        linked = (dist <= 6) | (sims >= 0.97)
     else:
-        fp_pairs = np.argwhere(upper & ~truth & (dist <= 6))
-    if len(fp_pairs):
-        names = [chosen[s].name for s in source]
-        examples = ", ".join(f"{names[a]}~{names[b]}" for a, b in fp_pairs[:8])
-        print(f"distinct products linked at the defaults ({len(fp_pairs)} pairs), e.g.: {examples}")
+        linked = dist <= 6
+    print("pHash of 256 bits (hash_size=16), Hamming distance <= d:")
+    hashes16 = [int(perceptual_hash(x, hash_size=16), 16) for x in images]
+    dist16 = np.array([[bin(a ^ b).count("1") for b in hashes16] for a in hashes16])
+    for d in (16, 24, 32, 40):
+        report(f"d <= {d} (of 256)", dist16 <= d)
+    fp_pairs = np.argwhere(upper & ~truth & linked)
+    product_pairs = sorted({tuple(sorted((source[a], source[b]))) for a, b in fp_pairs})
+    if product_pairs:
+        examples = ", ".join(f"{chosen[a].name}~{chosen[b].name}" for a, b in product_pairs[:10])
+        print(
+            f"distinct products linked at the defaults: {len(product_pairs)} product pairs "
+            f"({len(fp_pairs)} image pairs), e.g. {examples}"
+        )
 
 
 if __name__ == "__main__":

@@ -64,8 +64,13 @@ def same_rows(local: Path, ray_dir: Path) -> tuple[int, int]:
     a = pq.read_table(local).sort_by("path").to_pylist()
     b = pads.dataset(ray_dir, format="parquet").to_table().sort_by("path").to_pylist()
     if len(a) != len(b):
+        print(f"row counts differ: local {len(a)}, ray {len(b)}")
         return max(len(a), len(b)), abs(len(a) - len(b))
-    return len(a), sum(x != y for x, y in zip(a, b, strict=True))
+    differing = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    if differing:
+        x, y = differing[0]
+        print(f"first differing row: {x['path']}: " + str({k: (x[k], y[k]) for k in x if x[k] != y[k]})[:500])
+    return len(a), len(differing)
 
 
 def main() -> int:

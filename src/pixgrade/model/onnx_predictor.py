@@ -194,6 +194,7 @@ def export_onnx(
         model.producer_name = "pixgrade"
         onnx.checker.check_model(model)
         onnx.save(model, str(tmp))
+        tmp.chmod(0o644)  # mkstemp creates 0600; a shared cache next to a checkpoint must be readable by others
         os.replace(tmp, path)
     finally:
         if tmp.exists():
