@@ -145,9 +145,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--hash-distance",
         type=_non_negative_int,
-        default=6,
+        default=32,
         metavar="BITS",
-        help="pHash bits (of 64) within which two images are duplicates (default 6)",
+        help="pHash bits (of 256) within which two images are duplicates (default 32)",
     )
     parser.add_argument(
         "--similarity",

@@ -303,7 +303,7 @@ def _validate_frame(frame: pd.DataFrame, source: Path | None) -> pd.DataFrame:
         finite = np.isfinite(values.to_numpy())
         inside = finite & (values.to_numpy() >= lo) & (values.to_numpy() <= hi)
         for i in np.flatnonzero(~inside):
-            line = _line(out.index[i])
+            line = _line(out.index[int(i)])
             if empty[i]:
                 if required:
                     problems.append((line, f"{column} is empty"))

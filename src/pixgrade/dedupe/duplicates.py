@@ -1,6 +1,6 @@
 """Near-duplicate detection: perceptual hashes (``imagehash``) and CNN-embedding cosine similarity.
 
-Two images are linked when their 64-bit pHash differ in at most ``hash_distance`` bits, or (when both have a
+Two images are linked when their 256-bit pHash differ in at most ``hash_distance`` bits, or (when both have a
 model embedding) their cosine similarity is at least ``embedding_similarity``; clusters are the connected
 components of those links. Within a cluster the best-scoring image is kept and the others are its duplicates.
 """
@@ -23,8 +23,10 @@ __all__ = [
 ]
 
 
-def perceptual_hash(rgb: np.ndarray, hash_size: int = 8) -> str:
-    """pHash (DCT of the 32×32 greyscale image, Zauner 2010) as a hex string of ``hash_size**2`` bits.
+def perceptual_hash(rgb: np.ndarray, hash_size: int = 16) -> str:
+    """pHash (DCT of the greyscale image resized to ``4 * hash_size`` square, Zauner 2010; ``imagehash.phash``) as
+    a hex string of ``hash_size**2`` bits (256 by default: on product photos on white, 64-bit hashes of distinct
+    products with the same silhouette collide far more often; see docs/filtering.md).
 
     Robust to resizing, re-compression and mild colour shifts; not to large crops or rotations.
 
@@ -47,8 +49,9 @@ def hash_distance(a: str, b: str) -> int:
 class DuplicateSettings:
     """Thresholds for linking two images as near-duplicates."""
 
-    hash_distance: int = 6
-    """Largest pHash Hamming distance (bits of 64) that still counts as a duplicate; negative disables hashes."""
+    hash_distance: int = 32
+    """Largest pHash Hamming distance (bits of the default 256) that still counts as a duplicate; negative
+    disables hashes."""
     embedding_similarity: float | None = 0.97
     """Smallest embedding cosine similarity that counts as a duplicate; None disables embeddings."""
     require_both: bool = False

@@ -12,7 +12,7 @@ from pixgrade.policy.text import TextDetectorName, detect_text, overlay_regions
 
 __all__ = ["ANALYSIS_VERSION", "ImageFacts", "analyse_image"]
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 """Bumped whenever a measurement changes, so stored facts from an older version are recomputed."""
 
 

@@ -110,7 +110,7 @@ def synthetic_items(
     names = list_degradations()
     items = []
     for row in chosen.itertuples(index=False):
-        path, group = str(folder / row.image), f"product:{row.product_id}"
+        path, group = str(folder / str(row.image)), f"product:{row.product_id}"
         items.append(SyntheticItem(path, group, "none", 0, 0))
         for name in rng.choice(names, size=variants, replace=False):
             items.append(SyntheticItem(path, group, str(name), int(rng.integers(1, 6)), int(rng.integers(1 << 30))))
