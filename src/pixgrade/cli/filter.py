@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pixgrade.cli.options import non_negative_int
+
 __all__ = ["add_parser", "run"]
 
 DESCRIPTION = """\
@@ -52,16 +54,6 @@ _CSV_COLUMNS = [
     "sha256",
     "error",
 ]
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -130,7 +122,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="model runtime")
     parser.add_argument(
         "--workers",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=None,
         metavar="N",
         help="worker processes (0 = in this process; default: one per CPU)",
@@ -144,7 +136,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--hash-distance",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=32,
         metavar="BITS",
         help="pHash bits (of 256) within which two images are duplicates (default 32)",
@@ -158,7 +150,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--top-k",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=3,
         metavar="K",
         help="ranked images listed per product in decisions.json (default 3; 0 = all)",

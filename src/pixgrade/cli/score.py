@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pixgrade.cli.options import non_negative_int, positive_int
+
 __all__ = ["add_parser", "run"]
 
 DESCRIPTION = """\
@@ -23,26 +25,6 @@ examples:
   pixgrade score photos/ -o results.parquet --resume      # continue an interrupted run
   pixgrade score shoe.jpg --model none                    # measures only, table on stdout
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -68,13 +50,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="model runtime")
     parser.add_argument(
         "--workers",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=None,
         metavar="N",
         help="processes decoding and measuring images (0 = in this process; default: one per CPU)",
     )
     parser.add_argument(
-        "--batch-size", type=_positive_int, default=16, metavar="N", help="images per model batch (default 16)"
+        "--batch-size", type=positive_int, default=16, metavar="N", help="images per model batch (default 16)"
     )
     parser.add_argument(
         "--resume", action="store_true", help="keep the rows already in the output and score only the other files"
@@ -82,7 +64,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument(
         "--max-pixels",
-        type=_positive_int,
+        type=positive_int,
         default=100_000_000,
         metavar="N",
         help="refuse images with more pixels than this (decompression-bomb guard; default 100,000,000)",
