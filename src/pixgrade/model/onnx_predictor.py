@@ -22,7 +22,6 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from torch import nn
 
 from pixgrade.errors import PixgradeError
 from pixgrade.model.net import IMAGENET_MEAN, IMAGENET_STD, ModelConfig, QualityNet
-from pixgrade.model.predictor import ModelOutput, resize_for_model
+from pixgrade.model.predictor import PredictorBase, resize_for_model
 
 __all__ = [
     "EXPORT_FORMAT_VERSION",
@@ -233,7 +232,7 @@ def session_options(num_threads: int | None = None) -> Any:
     return options
 
 
-class OnnxPredictor:
+class OnnxPredictor(PredictorBase):
     """Scores RGB images with an exported :class:`QualityNet` on ONNX Runtime (CPU).
 
     A drop-in for :class:`pixgrade.model.predictor.Predictor`: same attributes (``input_max_side``,
@@ -281,24 +280,6 @@ class OnnxPredictor:
         resized = np.ascontiguousarray(resize_for_model(rgb, self.input_max_side, self.min_side))
         outputs = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: resized[None]})
         return {name: value[0] for name, value in zip(OUTPUT_NAMES, outputs, strict=True)}
-
-    def predict(self, images: Sequence[np.ndarray]) -> list[ModelOutput]:
-        """Score each RGB uint8 ``(H, W, 3)`` image of any size (one at a time, at its own resolution)."""
-        results = []
-        for rgb in images:
-            out = self._run(rgb)
-            results.append(
-                ModelOutput(
-                    score=float(np.clip(out["score"], 0.0, 5.0)),
-                    severities={n: float(s) for n, s in zip(self.severity_names, out["severities"], strict=True)},
-                    embedding=out["embedding"].astype(np.float32),
-                )
-            )
-        return results
-
-    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """``(N, E)`` L2-normalised embeddings."""
-        return np.stack([self._run(rgb)["embedding"] for rgb in images]).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------------- caching

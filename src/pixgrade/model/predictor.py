@@ -18,7 +18,7 @@ from pixgrade.model.net import IMAGENET_MEAN, IMAGENET_STD, QualityNet
 if TYPE_CHECKING:
     from pixgrade.model.onnx_predictor import OnnxPredictor
 
-__all__ = ["DEFAULT_MODEL_PATH", "ModelOutput", "Predictor", "load_predictor", "prepare_input"]
+__all__ = ["DEFAULT_MODEL_PATH", "ModelOutput", "Predictor", "PredictorBase", "load_predictor", "prepare_input"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,22 +63,17 @@ def prepare_input(rgb: np.ndarray, max_side: int, min_side: int = 64) -> torch.T
     return (x - mean) / std
 
 
-class Predictor:
-    """Scores RGB images with a :class:`QualityNet` (PyTorch backend)."""
+class PredictorBase:
+    """What every backend shares: ``predict`` and ``embed`` over a per-image ``_run`` that returns the raw
+    ``score``, ``severities`` and ``embedding`` arrays of one image."""
 
-    backend = "torch"
-
-    def __init__(self, model: QualityNet, metadata: dict | None = None) -> None:
-        self.model = model.eval()
-        self.metadata = metadata or {}
-        self.input_max_side = model.config.max_side
-        self.min_side = model.config.min_side
-        self.severity_names = model.config.severity_names
+    backend = "none"
+    input_max_side: int
+    min_side: int
+    severity_names: tuple[str, ...]
 
     def _run(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
-        with torch.inference_mode():
-            out = self.model(prepare_input(rgb, self.input_max_side, self.min_side))
-        return {k: v[0].numpy() for k, v in out.items()}
+        raise NotImplementedError
 
     def predict(self, images: Sequence[np.ndarray]) -> list[ModelOutput]:
         """Score each RGB uint8 ``(H, W, 3)`` image of any size.
@@ -101,6 +96,24 @@ class Predictor:
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """``(N, E)`` L2-normalised embeddings."""
         return np.stack([self._run(rgb)["embedding"] for rgb in images]).astype(np.float32)
+
+
+class Predictor(PredictorBase):
+    """Scores RGB images with a :class:`QualityNet` (PyTorch backend)."""
+
+    backend = "torch"
+
+    def __init__(self, model: QualityNet, metadata: dict | None = None) -> None:
+        self.model = model.eval()
+        self.metadata = metadata or {}
+        self.input_max_side = model.config.max_side
+        self.min_side = model.config.min_side
+        self.severity_names = model.config.severity_names
+
+    def _run(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            out = self.model(prepare_input(rgb, self.input_max_side, self.min_side))
+        return {k: v[0].numpy() for k, v in out.items()}
 
 
 def load_predictor(
