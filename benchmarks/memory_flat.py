@@ -72,6 +72,10 @@ def run_and_sample(command: list[str], output: Path, marks: list[int]) -> tuple[
         stop.set()
         thread.join()
     seconds = time.perf_counter() - start
+    if output.exists():  # rows written after the sampler's last look
+        with output.open("rb") as handle:
+            handle.seek(state["offset"])
+            state["rows"] += handle.read().count(b"\n")
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"pixgrade score failed ({proc.returncode}): {err[-2000:]}")
     rows = state["rows"] - 1
