@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -35,24 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-
-def data_dir() -> Path:
-    root = os.environ.get("PIXGRADE_DATA") or str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-    return Path(root).resolve() / "livec-train"
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
-    return f"{cores} CPU cores ({cpu}), load average at start {load}"
+from perfutil import data_dir, machine
 
 
 def end_to_end(folder: Path, out_dir: Path, workers: int, n: int) -> tuple[float, list[str]]:
@@ -130,13 +112,13 @@ def main() -> None:
     parser.add_argument("--cpu-n", type=int, default=24, help="images for the per-image CPU cost (0: skip)")
     args = parser.parse_args()
 
-    livec = data_dir()
+    livec = data_dir() / "livec-train"
     if not (livec / "labels.csv").is_file():
         sys.exit(f"LIVE-C data not found at {livec} (set PIXGRADE_DATA)")
     with open(livec / "labels.csv", newline="") as fh:
         labels = sorted(csv.DictReader(fh), key=lambda r: r["image"])[: args.n]
     mos = {str(livec / r["image"]): float(r["mos"]) for r in labels}
-    print(f"machine: {machine()}; Python {platform.python_version()}")
+    print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="pixgrade-bench-") as tmp:
         folder = Path(tmp) / "livec"
         folder.mkdir()

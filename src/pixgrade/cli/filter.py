@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pixgrade.cli.options import non_negative_int
+from pixgrade.cli.options import add_model_options, non_negative_int
 
 __all__ = ["add_parser", "run"]
 
@@ -113,20 +113,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="decide and print what would happen; write nothing (the catalogue is kept in memory)",
     )
-    parser.add_argument(
-        "--model",
-        default="default",
-        metavar="default|none|PATH",
-        help="'default' (shipped model), 'none' (measures only) or a checkpoint",
-    )
-    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="model runtime")
-    parser.add_argument(
-        "--workers",
-        type=non_negative_int,
-        default=None,
-        metavar="N",
-        help="worker processes (0 = in this process; default: one per CPU)",
-    )
+    add_model_options(parser, "worker processes (0 = in this process; default: one per CPU)")
     parser.add_argument("--catalog", metavar="FILE", help="SQLite catalogue (default OUTDIR/catalog.sqlite)")
     parser.add_argument(
         "--duplicates",

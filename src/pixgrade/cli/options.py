@@ -25,3 +25,15 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
+
+
+def add_model_options(parser: argparse.ArgumentParser, workers_help: str) -> None:
+    """``--model``, ``--backend`` and ``--workers``, as every command that scores images takes them."""
+    parser.add_argument(
+        "--model",
+        default="default",
+        metavar="default|none|PATH",
+        help="'default' (shipped model), 'none' (measures only: a documented heuristic score), or a checkpoint",
+    )
+    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="model runtime")
+    parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N", help=workers_help)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pixgrade.cli.options import non_negative_int, positive_int
+from pixgrade.cli.options import add_model_options, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -41,20 +41,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="results table: .csv, .jsonl or .parquet (default: a table on stdout)"
     )
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with thumbnails")
-    parser.add_argument(
-        "--model",
-        default="default",
-        metavar="default|none|PATH",
-        help="'default' (shipped model), 'none' (measures only: a documented heuristic score), or a checkpoint",
-    )
-    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="model runtime")
-    parser.add_argument(
-        "--workers",
-        type=non_negative_int,
-        default=None,
-        metavar="N",
-        help="processes decoding and measuring images (0 = in this process; default: one per CPU)",
-    )
+    add_model_options(parser, "processes decoding and measuring images (0 = in this process; default: one per CPU)")
     parser.add_argument(
         "--batch-size", type=positive_int, default=16, metavar="N", help="images per model batch (default 16)"
     )
