@@ -19,7 +19,6 @@ import csv
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pixgrade.errors import PixgradeError
+from pixgrade.io.files import temp_file_beside
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -117,15 +117,6 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, s
     if problems:
         raise ManifestError(path, problems)
     return header, rows
-
-
-def _mkstemp_like_open(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
-    """A temporary file beside ``path`` with the permissions ``open()`` would give (mkstemp makes it 0600)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return fd, tmp
 
 
 @dataclass
@@ -234,7 +225,7 @@ class Manifest:
         ordered = [c for c in MANIFEST_COLUMNS if c in frame.columns] + [
             c for c in frame.columns if c not in MANIFEST_COLUMNS
         ]
-        fd, tmp = _mkstemp_like_open(path)
+        fd, tmp = temp_file_beside(path)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 frame[ordered].to_csv(handle, index=False, lineterminator="\n", float_format="%.10g")

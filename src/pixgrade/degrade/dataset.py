@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from PIL import Image
 
 from pixgrade.degrade.registry import LEVELS, degrade, get_degradation, level_score, list_degradations
 from pixgrade.errors import ImageLoadError, PixgradeError
+from pixgrade.io.files import temp_file_beside
 
 __all__ = ["DegradeSettings", "DegradeSummary", "load_settings", "make_degraded_dataset", "variant_seed"]
 
@@ -40,15 +40,6 @@ MANIFEST_HEADER = ("image", "score", "group", "source", "degradation", "level")
 SETTINGS_FILE = "degrade.json"
 MANIFEST_FILE = "manifest.csv"
 ERRORS_FILE = "errors.csv"
-
-
-def _mkstemp_like_open(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
-    """A temporary file beside ``path`` with the permissions ``open()`` would give (mkstemp makes it 0600)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return fd, tmp
 
 
 @dataclass(frozen=True)
@@ -134,7 +125,7 @@ def _repair_tail(path: Path) -> None:
     if data and not data.endswith(b"\n"):
         cut = data.rfind(b"\n") + 1
         log.warning("%s: dropping an incomplete last line left by an interrupted run", path)
-        fd, tmp = _mkstemp_like_open(path, suffix="")
+        fd, tmp = temp_file_beside(path, suffix="")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data[:cut])
         os.replace(tmp, path)
@@ -150,7 +141,7 @@ def _done_images(manifest: Path) -> set[str]:
 
 def _save_png(rgb: np.ndarray, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _mkstemp_like_open(path)
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             Image.fromarray(rgb, "RGB").save(handle, format="PNG", compress_level=3)

@@ -8,7 +8,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from pixgrade.evaluate.metrics import (
     rmse,
     srcc,
 )
+from pixgrade.io.files import temp_file_beside
 
 __all__ = ["METRIC_NAMES", "evaluate_predictions", "write_report"]
 
@@ -162,17 +162,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _mkstemp_like_open(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
-    """A temporary file beside ``path`` with the permissions ``open()`` would give (mkstemp makes it 0600)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return fd, tmp
-
-
 def _atomic_write(path: Path, data: str) -> None:
-    fd, tmp = _mkstemp_like_open(path)
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(data)

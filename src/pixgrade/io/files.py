@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -87,3 +88,13 @@ def sha256_file(path: str | Path) -> str:
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of bytes (e.g. an upload), equal to :func:`sha256_file` of the same content."""
     return hashlib.sha256(data).hexdigest()
+
+
+def temp_file_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """A new temporary file in ``path``'s folder (so ``os.replace`` onto ``path`` is atomic), with the permissions
+    ``open()`` would give (``mkstemp`` makes it 0600). Returns ``(fd, name)`` as :func:`tempfile.mkstemp` does."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return fd, tmp

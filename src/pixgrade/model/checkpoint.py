@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from pixgrade.errors import PixgradeError
+from pixgrade.io.files import temp_file_beside
 from pixgrade.model.net import ModelConfig, QualityNet
 
 __all__ = ["CheckpointError", "load_checkpoint", "read_metadata", "save_checkpoint"]
@@ -37,13 +37,10 @@ def save_checkpoint(
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     header = {"config": model.config.to_dict(), **(metadata or {})}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp = temp_file_beside(path)
     os.close(fd)
     try:
         save_file(state, tmp, metadata={_META_KEY: json.dumps(header, default=str)})
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pixgrade.degrade.registry import SEVERITY_CHANNELS
 from pixgrade.model.backbones import create_backbone
 
 __all__ = [
@@ -29,16 +30,8 @@ __all__ = [
     "register_model",
 ]
 
-SEVERITY_NAMES: tuple[str, ...] = (
-    "blur",
-    "noise",
-    "overexposure",
-    "underexposure",
-    "low_contrast",
-    "colour",
-    "compression",
-    "low_resolution",
-)
+SEVERITY_NAMES: tuple[str, ...] = SEVERITY_CHANNELS
+"""The severity head's outputs, in order: the channels the synthetic degradations label."""
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from pixgrade.degrade.registry import SEVERITY_CHANNELS
 from pixgrade.measures import FACTOR_NAMES, Factor
 
 __all__ = [
@@ -25,19 +26,9 @@ __all__ = [
     "result_columns",
 ]
 
-#: The model's severity outputs, in column order. Kept here, not imported from ``pixgrade.model``, so that the
-#: measures-only path and the worker processes never import torch; a test checks it equals
-#: ``pixgrade.model.SEVERITY_NAMES``.
-SEVERITY_NAMES: tuple[str, ...] = (
-    "blur",
-    "noise",
-    "overexposure",
-    "underexposure",
-    "low_contrast",
-    "colour",
-    "compression",
-    "low_resolution",
-)
+#: The model's severity outputs, in column order (defined with the degradations, which import no torch, so
+#: the measures-only path and the worker processes never import it).
+SEVERITY_NAMES: tuple[str, ...] = SEVERITY_CHANNELS
 
 _LEADING = ("path", "score", "grade")
 _TRAILING = ("reasons", "error", "width", "height", "format", "sha256")
