@@ -4,7 +4,7 @@ Features: spatial mean and standard deviation of the five stage outputs at nativ
 that QualityNet's heads read), for the image and its mirror; ridge regression (alpha by internal CV) on the
 standardised features; SRCC on each held-out fold.
 
-    python benchmarks/livec_frozen_baseline.py
+    python benchmarks/livec_frozen_baseline.py [--model pixgrade_effl0]
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/livec-train")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default="pixgrade_mnv2", help="registered model whose backbone is used")
     args = parser.parse_args()
 
     items = read_human_items(Path(args.data))
-    model = create_model(pretrained_backbone=True).eval()
+    model = create_model(args.model, pretrained_backbone=True).eval()
     features = []
     with torch.inference_mode():
         for item in items:
@@ -52,7 +53,8 @@ def main() -> None:
         regressor.fit(x_train, np.concatenate([y[train], y[train]]))
         scores.append(stats.spearmanr(regressor.predict(feats[test, 0]), y[test])[0])
         print(f"fold {fold}: SRCC {scores[-1]:.4f}")
-    print(f"frozen features + ridge, {args.folds}-fold: SRCC {np.mean(scores):.4f} ± {np.std(scores):.4f}")
+    summary = f"SRCC {np.mean(scores):.4f} ± {np.std(scores):.4f}"
+    print(f"{args.model}: frozen features + ridge, {args.folds}-fold: {summary}")
 
 
 if __name__ == "__main__":

