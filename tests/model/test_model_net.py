@@ -118,14 +118,3 @@ def test_efficientnet_lite0_converts_imagenet_input_to_its_own_pixel_scaling() -
     imagenet = (rgb - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     converted = imagenet * backbone.input_scale + backbone.input_shift
     assert torch.allclose(converted, (255 * rgb - 127) / 128, atol=1e-4)
-
-
-def test_severity_penalty_lowers_the_score_by_the_largest_severity() -> None:
-    plain = create_model(hidden=16).eval()
-    penalised = create_model(hidden=16, severity_penalty=2.0).eval()
-    penalised.load_state_dict(plain.state_dict())
-    x = torch.randn(3, 3, 64, 64)
-    with torch.no_grad():
-        a, b = plain(x), penalised(x)
-    assert torch.allclose(a["severities"], b["severities"])
-    assert torch.allclose(b["score"], a["score"] - 2.0 * a["severities"].max(dim=1).values, atol=1e-6)

@@ -48,10 +48,6 @@ class ModelConfig:
         min_side: images smaller than this on their shortest side are upscaled to it (the network needs a few
             pixels per stride-32 cell).
         severity_names: the factors whose severity the second head predicts.
-        severity_penalty: the score is the score head's output minus this times the largest predicted severity
-            (gradient-free through the severities). The severity head learns the synthetic degradations, the
-            score head learns human ratings on top of that penalty, so the score falls with every degradation
-            level without the synthetic ranking pulling the shared features away from human judgement.
     """
 
     name: str = "pixgrade_mnv2"
@@ -62,7 +58,6 @@ class ModelConfig:
     max_side: int = 512
     min_side: int = 64
     severity_names: tuple[str, ...] = field(default=SEVERITY_NAMES)
-    severity_penalty: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,10 +133,7 @@ class QualityNet(nn.Module):
         the severity loss from changing the shared features (training)."""
         embedding = nn.functional.normalize(last_stage.mean(dim=(2, 3)), dim=1)
         severities = torch.sigmoid(self.severity_head(pooled.detach() if detach_severity else pooled))
-        score = self.score_head(pooled).squeeze(1)
-        if self.config.severity_penalty:
-            score = score - self.config.severity_penalty * severities.detach().amax(dim=1)
-        return {"score": score, "severities": severities, "embedding": embedding}
+        return {"score": self.score_head(pooled).squeeze(1), "severities": severities, "embedding": embedding}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         if x.ndim != 4 or x.shape[1] != 3:

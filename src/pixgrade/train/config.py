@@ -36,8 +36,6 @@ class TrainConfig:
         crop: random crops of this fraction of the side (of the cached feature maps) for augmentation.
         synthetic_weight: weight of the within-photo ranking loss on synthetic degradations (score falls as the
             level rises) against the human-score loss.
-        severity_penalty: the model's score is its score head minus this times the largest predicted severity
-            (:class:`pixgrade.model.net.ModelConfig`); with it, ``synthetic_weight`` can be 0.
         ema_decay: when > 0, validate and save an exponential moving average of the weights (decay per step,
             e.g. 0.99) instead of the raw weights: smoother than any single step on a small dataset.
         severity_weight: weight of the severity loss; ``detach_severity`` keeps it from changing the shared
@@ -68,7 +66,6 @@ class TrainConfig:
     severity_weight: float = 1.0
     detach_severity: bool = True
     ema_decay: float = 0.0
-    severity_penalty: float = 0.0
     # run
     seed: int = 0
     threads: int = 0

@@ -173,9 +173,7 @@ def cache_key(model: QualityNet, items: Sequence[HumanItem | SyntheticItem], sto
     import hashlib
     import json
 
-    config = model.config.to_dict()
-    config.pop("severity_penalty", None)  # acts after the heads: the stems do not depend on it
-    payload = json.dumps([config, stop, mirror, [repr(item) for item in items]], sort_keys=True)
+    payload = json.dumps([model.config.to_dict(), stop, mirror, [repr(item) for item in items]], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

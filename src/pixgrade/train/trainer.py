@@ -79,9 +79,7 @@ class Trainer:
             if config.device == "auto" and torch.cuda.is_available()
             else ("cpu" if config.device == "auto" else config.device)
         )
-        self.model = model or create_model(
-            config.model, pretrained_backbone=True, severity_penalty=config.severity_penalty
-        )
+        self.model = model or create_model(config.model, pretrained_backbone=True)
         self.start = config.trainable_from
         self.out_dir = Path(config.out_dir)
         self.rng = np.random.default_rng(config.seed)
