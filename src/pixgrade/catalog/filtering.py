@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,16 @@ from pixgrade.policy.decisions import Candidate, Decision, ProductSummary, decid
 from pixgrade.policy.rules import Policy, Verdict
 from pixgrade.policy.text import available_text_detectors
 
-__all__ = ["FilterOutcome", "FilterSettings", "ImageRecord", "analyse_file", "collect_files", "run_filter"]
+__all__ = [
+    "AnalysedFile",
+    "FileEngine",
+    "FilterOutcome",
+    "FilterSettings",
+    "ImageRecord",
+    "analyse_file",
+    "collect_files",
+    "run_filter",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +53,8 @@ class FilterSettings:
         analysis_max_side: decode at most this longest side for the marketplace facts.
         max_pixels: decompression-bomb limit.
         model_key: identifies the model in the catalogue's cache (computed from ``model`` when None).
+        engine: where the files to (re)score are scored and analysed (a :data:`FileEngine`, e.g.
+            :func:`pixgrade.engines.ray_engine.filter_with_ray`); ``None``: worker processes on this machine.
     """
 
     policy: Policy
@@ -57,6 +68,27 @@ class FilterSettings:
     analysis_max_side: int = 1024
     max_pixels: int = 100_000_000
     model_key: str | None = None
+    engine: FileEngine | None = None
+
+
+@dataclass
+class AnalysedFile:
+    """What the expensive part of filtering gives for one file: its scores and its marketplace facts.
+
+    ``result`` is what ``Scorer(settings.model, settings.backend, max_pixels=settings.max_pixels)`` gives for the
+    file; ``(facts, phash, facts_error)`` is what :func:`analyse_file` gives for it.
+    """
+
+    result: ImageResult
+    facts: ImageFacts | None
+    phash: str | None
+    facts_error: str | None
+
+
+FileEngine = Callable[[Sequence[str], "FilterSettings", str], Iterable[AnalysedFile]]
+"""Scores and analyses files for :func:`run_filter`: called with ``(paths, settings, text_detector)`` (the text
+detector resolved: ``db`` or ``classical``), returns one :class:`AnalysedFile` per path, in input order; an
+unreadable file gives a result with ``error`` set, never an exception."""
 
 
 @dataclass
@@ -127,6 +159,31 @@ def analyse_file(
 
 def _analyse_star(args: tuple[str, int, int, str]) -> tuple[ImageFacts | None, str | None, str | None]:
     return analyse_file(*args)
+
+
+def _analyse_here(
+    paths: Sequence[str],
+    settings: FilterSettings,
+    text_detector: str,
+    get_scorer: Callable[[], Any],
+    say: Callable[[str], None],
+) -> Iterator[AnalysedFile]:
+    """The local engine: facts in worker processes, then scores with :meth:`Scorer.score_paths`."""
+    jobs = [(p, settings.analysis_max_side, settings.max_pixels, text_detector) for p in paths]
+    workers = settings.workers
+    if workers is None:
+        from pixgrade.pipeline import default_workers
+
+        workers = default_workers(len(jobs))
+    if workers > 0 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            analysed = list(pool.map(_analyse_star, jobs, chunksize=4))
+    else:
+        analysed = [_analyse_star(job) for job in jobs]
+    say(f"measured backgrounds, borders and text of {len(paths)} files")
+    results = get_scorer().score_paths(list(paths), workers=settings.workers)
+    for result, (facts, phash, error) in zip(results, analysed, strict=True):
+        yield AnalysedFile(result, facts, phash, error)
 
 
 def _model_key(settings: FilterSettings, model_name: str, text_detector: str) -> str:
@@ -202,28 +259,23 @@ def run_filter(
     say(f"{len(files)} files: {n_reused} unchanged (stored scores reused), {len(todo)} to score")
 
     if todo:
-        jobs = [(str(p), settings.analysis_max_side, settings.max_pixels, text_detector) for p in todo]
-        workers = settings.workers
-        if workers is None:
-            from pixgrade.pipeline import default_workers
-
-            workers = default_workers(len(jobs))
-        if workers > 0 and len(jobs) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                analysed = list(pool.map(_analyse_star, jobs, chunksize=4))
+        names = [str(p) for p in todo]
+        work: Iterable[AnalysedFile]
+        if settings.engine is not None:
+            work = settings.engine(names, settings, text_detector)
         else:
-            analysed = [_analyse_star(job) for job in jobs]
-        say(f"measured backgrounds, borders and text of {len(todo)} files")
-        results = get_scorer().score_paths([str(p) for p in todo], workers=settings.workers)
-        for path, result, (facts, phash, error) in zip(todo, results, analysed, strict=True):
+            work = _analyse_here(names, settings, text_detector, get_scorer, say)
+        for path, item in zip(todo, work, strict=True):
             key = str(path.resolve())
+            result = item.result
             result.path = key
-            if result.error is None and error is not None:
-                result.error = error
+            if result.error is None and item.facts_error is not None:
+                result.error = item.facts_error
             n_bytes = path.stat().st_size if path.exists() else None
-            record = ImageRecord(str(path), result, facts if result.error is None else None, phash, n_bytes, False)
+            facts = item.facts if result.error is None else None
+            record = ImageRecord(str(path), result, facts, item.phash, n_bytes, False)
             catalog.save_analysis(
-                result, model_key=model_key, facts=record.facts, phash=phash, size_bytes=n_bytes, run_id=run_id
+                result, model_key=model_key, facts=record.facts, phash=item.phash, size_bytes=n_bytes, run_id=run_id
             )
             records[key] = record
         say(f"scored {len(todo)} files")

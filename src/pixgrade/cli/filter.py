@@ -32,6 +32,7 @@ examples:
   pixgrade filter photos/ --policy my-rules.yaml --group-by "pattern:^(?P<product>[A-Z0-9]+)_" -o out/ --symlink
   pixgrade filter photos/ --policy ebay --group-by csv:skus.csv -o out/ --dry-run
   pixgrade filter --show-policy amazon-main > my-rules.yaml      # copy a preset to edit
+  pixgrade filter /mnt/shared/photos --engine ray --address auto -o /mnt/shared/out/   # score on a Ray cluster
 """
 
 GENERATOR = "pixgrade filter"
@@ -113,7 +114,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="decide and print what would happen; write nothing (the catalogue is kept in memory)",
     )
-    add_model_options(parser, "worker processes (0 = in this process; default: one per CPU)")
+    add_model_options(parser, "worker processes (0 = in this process; default: one per CPU); Ray actors with Ray")
+    from pixgrade.cli.ray_support import add_engine_options
+
+    add_engine_options(parser, ". Ray scores the images; the decisions, report and catalogue are made here")
     parser.add_argument("--catalog", metavar="FILE", help="SQLite catalogue (default OUTDIR/catalog.sqlite)")
     parser.add_argument(
         "--duplicates",
@@ -241,6 +245,10 @@ def run(args: argparse.Namespace) -> int:
         duplicate_scope="all" if args.duplicates == "all" else "product",
         text_detector=args.text_detector,
     )
+    if args.engine == "ray":
+        from pixgrade.cli import ray_support
+
+        settings.engine = ray_support.filter_engine(args)
     catalog_path = ":memory:" if args.dry_run else (args.catalog or str(outdir / "catalog.sqlite"))  # type: ignore[operator]
     stored = args.catalog or (str(outdir / "catalog.sqlite") if outdir is not None else None)
     if args.dry_run and stored and Path(stored).is_file():

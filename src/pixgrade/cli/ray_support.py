@@ -16,6 +16,8 @@ from pixgrade.errors import ConfigError
 __all__ = [
     "add_engine_options",
     "check_ray_model",
+    "filter_engine",
+    "list_ray_inputs",
     "ray_parquet_output",
     "ray_results",
     "run_ray_to_parquet",
@@ -23,8 +25,8 @@ __all__ = [
 ]
 
 
-def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    """Declare ``--engine`` and ``--address``."""
+def add_engine_options(parser: argparse.ArgumentParser, address_note: str = "") -> None:
+    """Declare ``--engine`` and ``--address`` (``address_note`` ends the latter's help)."""
     parser.add_argument(
         "--engine",
         choices=("local", "ray"),
@@ -35,8 +37,33 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         "--address",
         metavar="ADDR",
         help="Ray cluster to join with --engine ray ('auto', HOST:6379 or ray://HOST:10001); default: start a "
-        "local Ray instance. With an OUT.parquet output the workers write a folder of Parquet files there",
+        f"local Ray instance (see docs/ray.md){address_note}",
     )
+
+
+def _require_ray() -> None:
+    from pixgrade.engines.ray_engine import ray_available
+
+    if not ray_available():
+        raise ConfigError("--engine ray needs Ray Data: pip install 'pixgrade[ray]'")
+
+
+def list_ray_inputs(paths: Sequence[str]) -> list[str]:
+    """The files to score with ``--engine ray``: local files and folders as the local engine lists them, plus URIs
+    (``s3://bucket/photos/``, ``gs://…``, ``file:///…``) listed through pyarrow's filesystems."""
+    from pixgrade.engines.ray_engine import list_inputs
+
+    return list_inputs(paths)
+
+
+def filter_engine(args: argparse.Namespace) -> Any:
+    """The :data:`pixgrade.catalog.filtering.FileEngine` of ``pixgrade filter --engine ray``."""
+    import functools
+
+    from pixgrade.engines.ray_engine import filter_with_ray
+
+    _require_ray()
+    return functools.partial(filter_with_ray, address=args.address, num_actors=_num_actors(args))
 
 
 def scorer_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -61,6 +88,7 @@ def run_ray_to_parquet(args: argparse.Namespace, files: Sequence[str]) -> int:
     """``-o OUT.parquet`` with ``--engine ray``: the workers write a folder of Parquet files at OUT.parquet."""
     from pixgrade.engines.ray_engine import write_parquet_with_ray
 
+    _require_ray()
     if args.resume:
         raise ConfigError("--resume is not supported with --engine ray and a Parquet folder; start a new folder")
     if getattr(args, "html", None):
@@ -77,6 +105,8 @@ def run_ray_to_parquet(args: argparse.Namespace, files: Sequence[str]) -> int:
     message = f"scored {summary.n_images} images on Ray"
     if summary.n_failed:
         message += f", {summary.n_failed} failed: see the error column"
+    if summary.n_recovered:
+        message += f" ({summary.n_recovered} re-scored after a worker died)"
     print(f"{message}; results: {summary.output}/ ({len(summary.files)} Parquet files)", file=sys.stderr)
     return 1 if summary.n_failed else 0
 
@@ -85,6 +115,7 @@ def ray_results(args: argparse.Namespace, files: Sequence[str]) -> Iterator[Any]
     """Results streamed back from Ray, in input order (for table, CSV or JSONL output written locally)."""
     from pixgrade.engines.ray_engine import score_with_ray
 
+    _require_ray()
     return score_with_ray(
         list(files), scorer_kwargs(args), address=args.address, batch_size=args.batch_size, num_actors=_num_actors(args)
     )

@@ -59,7 +59,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     from pixgrade.cli.ray_support import add_engine_options
 
-    add_engine_options(parser)
+    add_engine_options(parser, ". With -o OUT.parquet the workers write a folder of Parquet files there")
     return parser
 
 
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
         ray_support.check_ray_model(args)
         if ray_support.ray_parquet_output(args):  # the Ray workers write a folder of Parquet files
-            files = [str(p) for p in iter_image_files(args.paths)]
+            files = ray_support.list_ray_inputs(args.paths)  # local paths and s3://, gs://… URIs
             if not files:
                 raise ConfigError(f"no files found in {', '.join(args.paths)}")
             return ray_support.run_ray_to_parquet(args, files)
@@ -126,7 +126,11 @@ def run(args: argparse.Namespace) -> int:
     own = {p.resolve() for p in (output, html) if p is not None}
     if output is not None:
         own |= {output.resolve().with_name(output.name + suffix) for suffix in (".partial.jsonl", ".tmp")}
-    files = [str(p) for p in iter_image_files(args.paths) if p.resolve() not in own]  # raises for a missing path
+    if args.engine == "ray":  # also lists s3://, gs://… URIs
+        listed = ray_support.list_ray_inputs(args.paths)
+        files = [f for f in listed if "://" in f or Path(f).resolve() not in own]
+    else:
+        files = [str(p) for p in iter_image_files(args.paths) if p.resolve() not in own]  # raises for a missing path
     if not files:
         raise ConfigError(f"no files found in {', '.join(args.paths)}")
 

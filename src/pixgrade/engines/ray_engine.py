@@ -7,31 +7,55 @@ with exactly the columns and types of the local engine's Parquet output
 (:func:`pixgrade.pipeline.result_columns`); unreadable images are rows with ``error`` set, as locally.
 
 Results either stream back to the driver (:func:`score_with_ray`, an iterator of :class:`ImageResult` in input
-order) or are written by the workers as partitioned Parquet (:func:`write_parquet_with_ray`) to a local folder
-or to any filesystem pyarrow knows (``s3://bucket/prefix``, ``gs://…``, ``hdfs://…``).
+order; :func:`filter_with_ray`, the same plus the marketplace facts ``pixgrade filter`` needs) or are written by
+the workers as partitioned Parquet (:func:`write_parquet_with_ray`) to a local folder or to any filesystem pyarrow
+knows (``s3://bucket/prefix``, ``gs://…``, ``hdfs://…``).
 
 Inputs may be local paths (which every worker must see at the same place: a shared or network file system) or
 URIs such as ``s3://bucket/photos/a.jpg``, read through :mod:`pyarrow.fs`.
+
+Worker crashes. A file that kills its worker process (a crashing native decoder, the out-of-memory killer) must
+not hang or fail the job. Ray Data's default for actor pools is to restart the actor and retry its task without
+limit, which loops for ever on a file that crashes deterministically. Here the actors are restarted
+(``max_restarts=-1``: the pool needs them) but a task is never retried (``max_task_retries=0``), each actor runs
+one task (one batch) at a time so a death loses only that batch, and a failed task drops its block instead of
+failing the job (``DataContext.max_errored_blocks=-1``). The driver notices the rows that never came back and
+re-scores them in one extra actor: the lost batch again, then, if the actor dies on it, its files one at a time.
+A file that kills the actor alone becomes a row with :data:`~pixgrade.pipeline.parallel.CRASH_MESSAGE` in
+``error``, exactly what the local engine records, and every other file of the batch is scored normally. The
+engine gives up with a :class:`~pixgrade.errors.PixgradeError` after :data:`MAX_CONSECUTIVE_CRASHES` deaths in a
+row without one successful call (workers that cannot score anything at all).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
+import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pixgrade.errors import ConfigError, PixgradeError
 from pixgrade.pipeline import ImageResult, column_types, result_columns
+from pixgrade.pipeline.parallel import CRASH_MESSAGE
+
+if TYPE_CHECKING:
+    from pixgrade.catalog.filtering import AnalysedFile, FilterSettings
 
 __all__ = [
+    "MAX_CONSECUTIVE_CRASHES",
+    "RECOVERED_SUFFIX",
+    "FactsSpec",
     "RayRunSummary",
     "ScoreBatch",
+    "filter_with_ray",
     "is_uri",
     "list_inputs",
     "parquet_schema",
@@ -42,7 +66,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_INDEX_COLUMN = "_pixgrade_index"
 _RESULT_COLUMN = "_pixgrade_result"
+
+MAX_CONSECUTIVE_CRASHES = 20
+"""Worker deaths in a row (no successful call in between) after which re-scoring lost rows gives up: a crashing
+file costs two deaths in a row (its batch, then itself), so 20 allows ten crashing files side by side, while a
+worker that dies on every call (a broken environment) is reported instead of being restarted once per file."""
+
+RECOVERED_SUFFIX = "_recovered.parquet"
+"""Name ending of the Parquet file :func:`write_parquet_with_ray` adds for rows re-scored after a worker died."""
 
 
 def ray_available() -> bool:
@@ -70,37 +103,52 @@ def is_uri(path: str) -> bool:
 
 
 def list_inputs(paths: Iterable[str | Path]) -> list[str]:
-    """Expand files and folders into the sorted list of files to score.
+    """Expand files and folders into the list of files to score.
 
-    Local paths use :func:`pixgrade.io.iter_image_files` (recursive, hidden files skipped); URIs are listed
-    with :mod:`pyarrow.fs` (a URI naming a file is kept as it is; a prefix/folder is listed recursively).
+    Local paths alone give exactly the local engine's list (:func:`pixgrade.io.iter_image_files`: recursive,
+    sorted, hidden files skipped, each file once). URIs are listed with :mod:`pyarrow.fs`: a URI naming a file is
+    kept as it is; a prefix/folder is listed recursively, sorted, hidden files and folders skipped. S3 endpoints
+    and credentials come from the environment (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``…) as for any pyarrow
+    S3 filesystem. Mixed inputs are listed in the order given.
+
+    Raises:
+        ConfigError: a path or URI that names nothing, or a URI pyarrow cannot list (unknown scheme, denied).
     """
     from pixgrade.io import iter_image_files
 
-    local: list[str] = []
-    found: list[str] = []
-    for path in paths:
-        text = str(path)
-        if not is_uri(text):
-            local.append(text)
-            continue
-        import pyarrow.fs as pafs
+    texts = [str(p) for p in paths]
+    for text in texts:
+        if not is_uri(text) and not Path(text).exists():
+            raise ConfigError(f"{text}: no such file or folder")
+    if not any(is_uri(text) for text in texts):
+        return [str(p) for p in iter_image_files(texts)]
+    found: dict[str, None] = {}  # ordered set: a file reached twice is listed once
+    for text in texts:
+        listed = _list_uri(text) if is_uri(text) else [str(p) for p in iter_image_files([text])]
+        found.update(dict.fromkeys(listed))
+    return list(found)
 
-        filesystem, root = pafs.FileSystem.from_uri(text)
-        scheme = text.split("://", 1)[0]
+
+def _list_uri(uri: str) -> list[str]:
+    import pyarrow.fs as pafs
+
+    try:
+        filesystem, root = pafs.FileSystem.from_uri(uri)
         info = filesystem.get_file_info(root)
         if info.type == pafs.FileType.File:
-            found.append(text)
-        elif info.type == pafs.FileType.Directory:
-            selector = pafs.FileSelector(root, recursive=True)
-            for entry in sorted(filesystem.get_file_info(selector), key=lambda e: e.path):
-                if entry.type == pafs.FileType.File and not entry.base_name.startswith("."):
-                    found.append(f"{scheme}://{entry.path}" if scheme != "file" else f"file://{entry.path}")
-        else:
-            raise ConfigError(f"{text}: no such file or folder")
-    if local:
-        found.extend(str(p) for p in iter_image_files(local))
-    return found
+            return [uri]
+        if info.type != pafs.FileType.Directory:
+            raise ConfigError(f"{uri}: no such file or folder")
+        entries = filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
+    except (OSError, ValueError) as exc:  # unknown scheme, unreachable endpoint, access denied
+        raise ConfigError(f"{uri}: cannot list it: {exc}") from None
+    scheme = uri.split("://", 1)[0]
+    base = len(root.rstrip("/")) + 1
+    return [
+        f"{scheme}://{entry.path}"
+        for entry in sorted(entries, key=lambda e: e.path)
+        if entry.type == pafs.FileType.File and not any(part.startswith(".") for part in entry.path[base:].split("/"))
+    ]
 
 
 def parquet_schema(columns: Sequence[str] | None = None) -> Any:
@@ -120,20 +168,41 @@ def _read_uri(uri: str) -> bytes:
     return data
 
 
+@dataclass(frozen=True)
+class FactsSpec:
+    """What the actors need to compute ``pixgrade filter``'s marketplace facts
+    (:func:`pixgrade.catalog.filtering.analyse_file`)."""
+
+    analysis_max_side: int = 1024
+    max_pixels: int = 100_000_000
+    text_detector: str = "classical"
+
+
 class ScoreBatch:
     """Ray Data callable class: loads a :class:`~pixgrade.pipeline.Scorer` once per actor, then scores batches.
 
     Args:
         scorer_kwargs: keyword arguments of :class:`~pixgrade.pipeline.Scorer` (``model`` must be ``"default"``,
             ``None`` or a path every worker can read).
-        keep_results: add a column holding the pickled :class:`ImageResult` (for :func:`score_with_ray`).
+        keep_results: return ``(input index, pickled result)`` columns for the driver (:func:`score_with_ray`,
+            :func:`filter_with_ray`) instead of the rows of the Parquet output (plus the input index).
+        facts: also compute ``pixgrade filter``'s marketplace facts; each result is then an
+            :class:`~pixgrade.catalog.filtering.AnalysedFile` (needs ``keep_results``).
     """
 
-    def __init__(self, scorer_kwargs: Mapping[str, Any], keep_results: bool = False) -> None:
+    def __init__(
+        self, scorer_kwargs: Mapping[str, Any], keep_results: bool = False, facts: FactsSpec | None = None
+    ) -> None:
+        import cv2
+
         from pixgrade.pipeline import Scorer
 
+        if facts is not None and not keep_results:
+            raise ConfigError("facts are only returned with keep_results=True")
+        cv2.setNumThreads(1)  # one CPU per actor, as the local engine's worker processes
         self.scorer = Scorer(**dict(scorer_kwargs))
         self.keep_results = keep_results
+        self.facts = facts
         self.columns = result_columns()
         self.schema = parquet_schema(self.columns)
 
@@ -157,15 +226,135 @@ class ScoreBatch:
             run_model(self.scorer.predictor, analyses)
         return [self.scorer.finish(analysis) for analysis in analyses]
 
+    def results(self, paths: Sequence[str]) -> list[Any]:
+        """One result per path: an :class:`ImageResult`, or an ``AnalysedFile`` when facts are computed."""
+        scored = self.score(paths)
+        if self.facts is None:
+            return list(scored)
+        from pixgrade.catalog.filtering import AnalysedFile, analyse_file
+
+        spec = self.facts
+        return [
+            AnalysedFile(result, *analyse_file(path, spec.analysis_max_side, spec.max_pixels, spec.text_detector))
+            for result, path in zip(scored, paths, strict=True)
+        ]
+
     def __call__(self, batch: dict[str, np.ndarray]) -> Any:
         import pyarrow as pa
 
-        results = self.score([str(p) for p in batch["path"]])
-        table = pa.Table.from_pylist([r.to_row() for r in results], schema=self.schema)
-        if self.keep_results:
-            blobs = pa.array([pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in results], pa.binary())
-            table = table.append_column(_RESULT_COLUMN, blobs)
-        return table
+        paths = [str(p) for p in batch["path"]]
+        index = pa.array(np.asarray(batch["index"], dtype=np.int64))
+        if not self.keep_results:  # the Parquet rows, plus the input index (dropped by the writer)
+            table = pa.Table.from_pylist([r.to_row() for r in self.score(paths)], schema=self.schema)
+            return table.append_column(_INDEX_COLUMN, index)
+        blobs = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in self.results(paths)]
+        return pa.table({_INDEX_COLUMN: index, _RESULT_COLUMN: pa.array(blobs, pa.binary())})
+
+
+def _crashed(path: str, facts: bool) -> Any:
+    """The result of a file whose worker died: the local engine's crash row."""
+    result = ImageResult(path=path, error=CRASH_MESSAGE)
+    if not facts:
+        return result
+    from pixgrade.catalog.filtering import AnalysedFile
+
+    return AnalysedFile(result, None, None, None)
+
+
+def _failed(path: str, message: str, facts: bool) -> Any:
+    result = ImageResult(path=path, error=message)
+    if not facts:
+        return result
+    from pixgrade.catalog.filtering import AnalysedFile
+
+    return AnalysedFile(result, None, None, None)
+
+
+class _Recovery:
+    """Re-scores files whose rows Ray lost (their worker died) in one extra actor, isolating the culprits.
+
+    The lost files are sent in groups of ``batch_size`` (a group usually comes back: the death may have had
+    another cause, such as the memory monitor); when the actor dies on a group, a new actor gets the group's files
+    one at a time, and a file that kills it alone gets the crash row. Calls are never retried by Ray
+    (``max_task_retries=0``): a crashing file costs two worker deaths, whatever the size of its group.
+    """
+
+    def __init__(
+        self,
+        ray: Any,
+        constructor_kwargs: Mapping[str, Any],
+        batch_size: int = 16,
+        max_consecutive_crashes: int = MAX_CONSECUTIVE_CRASHES,
+    ) -> None:
+        self.ray = ray
+        self.kwargs = dict(constructor_kwargs)
+        self.facts = self.kwargs.get("facts") is not None
+        self.batch_size = max(1, batch_size)
+        self.max_consecutive_crashes = max_consecutive_crashes
+        self.actor: Any = None
+        self.crashes = 0
+        self.recovered = 0
+        self._in_a_row = 0
+
+    def _actor(self) -> Any:
+        if self.actor is None:
+            # A new actor after each death (calls to a new actor wait until it is up; calls to one Ray is
+            # restarting may fail at once). 0 logical CPUs: the scoring actors may hold every CPU of the cluster.
+            remote = self.ray.remote(ScoreBatch).options(num_cpus=0, max_restarts=0, max_task_retries=0)
+            self.actor = remote.remote(**self.kwargs)
+        return self.actor
+
+    def _call(self, paths: Sequence[str]) -> list[Any] | None:
+        """Results for ``paths``, or None when the actor died on them."""
+        from ray.exceptions import RayActorError, RayTaskError
+
+        try:
+            got: list[Any] = self.ray.get(self._actor().results.remote(list(paths)))
+        except RayActorError:  # the actor died (ActorDiedError) or dropped the call (ActorUnavailableError)
+            self.close()
+            self.crashes += 1
+            self._in_a_row += 1
+            if self._in_a_row > self.max_consecutive_crashes:
+                raise PixgradeError(
+                    f"Ray workers died {self._in_a_row} times in a row while re-scoring files whose worker had "
+                    "died; they cannot score anything (see the worker logs: `ray logs` or /tmp/ray/session_latest)"
+                ) from None
+            return None
+        except RayTaskError as exc:  # a Python exception escaped the scorer (it catches per-image errors)
+            cause = exc.cause if isinstance(exc.cause, BaseException) else exc
+            message = f"internal error: {type(cause).__name__}: {cause}"
+            got = [_failed(path, message, self.facts) for path in paths]
+        self._in_a_row = 0
+        return got
+
+    def __call__(self, paths: Sequence[str]) -> list[Any]:
+        """One result per path, in order."""
+        logger.warning(
+            "%d file(s) came back from no Ray worker (a worker died); re-scoring them to isolate the cause",
+            len(paths),
+        )
+        self.recovered += len(paths)
+        out: list[Any] = []
+        for start in range(0, len(paths), self.batch_size):
+            group = paths[start : start + self.batch_size]
+            got = self._call(group) if len(group) > 1 else None
+            if got is None:
+                got = []
+                for path in group:
+                    single = self._call([path])
+                    if single is None:
+                        logger.warning("%s: %s", path, CRASH_MESSAGE)
+                        single = [_crashed(path, self.facts)]
+                    got.extend(single)
+            out.extend(got)
+        return out
+
+    def close(self) -> None:
+        """Stop the actor (if any)."""
+        if self.actor is not None:
+            with contextlib.suppress(Exception):  # already dead
+                self.ray.kill(self.actor, no_restart=True)
+            self.actor = None
 
 
 @dataclass
@@ -176,6 +365,8 @@ class RayRunSummary:
     n_images: int
     n_failed: int
     files: list[str]
+    n_recovered: int = 0
+    """Files re-scored after their worker died (their rows are in the ``*_recovered.parquet`` file)."""
 
 
 class _RaySession:
@@ -205,14 +396,27 @@ class _RaySession:
             ray.shutdown()
 
 
+@contextlib.contextmanager
+def _data_context(ray: Any) -> Iterator[None]:
+    """Ray Data settings of a pixgrade job, restored afterwards (the context is process-wide)."""
+    context = ray.data.DataContext.get_current()
+    saved = (context.execution_options.preserve_order, context.enable_progress_bars, context.max_errored_blocks)
+    context.execution_options.preserve_order = True  # rows come out (and are written) in input order
+    context.enable_progress_bars = False
+    context.max_errored_blocks = -1  # a task whose worker died drops its block; the driver re-scores its files
+    try:
+        yield
+    finally:
+        context.execution_options.preserve_order, context.enable_progress_bars, context.max_errored_blocks = saved
+
+
 def _dataset(
     ray: Any,
     paths: Sequence[str],
-    scorer_kwargs: Mapping[str, Any],
+    constructor_kwargs: Mapping[str, Any],
     *,
     batch_size: int,
     num_actors: int | None,
-    keep_results: bool,
 ) -> Any:
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -220,20 +424,58 @@ def _dataset(
         num_actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if num_actors < 1:
         raise ConfigError(f"num_actors must be >= 1, got {num_actors}")
-    context = ray.data.DataContext.get_current()
-    context.execution_options.preserve_order = True  # rows come out (and are written) in input order
-    context.enable_progress_bars = False
-    n_blocks = max(1, min(len(paths), num_actors * 4, -(-len(paths) // batch_size)))
-    items = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=n_blocks)
-    # Ray Data restarts an actor that dies (e.g. killed for memory) and retries its batch.
-    return items.map_batches(
-        ScoreBatch,
-        fn_constructor_kwargs={"scorer_kwargs": dict(scorer_kwargs), "keep_results": keep_results},
-        batch_size=batch_size,
-        batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=num_actors),
-        num_cpus=1,
-    )
+    # One batch per block, so one batch per actor task: a worker that dies loses one batch, not a big slice.
+    n_blocks = max(1, -(-len(paths) // batch_size))
+    items = ray.data.from_items([{"index": i, "path": p} for i, p in enumerate(paths)], override_num_blocks=n_blocks)
+    with warnings.catch_warnings():
+        # Ray 2.60 deprecates passing ray.remote options through map_batches (removal announced for Ray 2.64,
+        # hence the upper bound of the ray extra) without a named replacement for these two yet.
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+        return items.map_batches(
+            ScoreBatch,
+            fn_constructor_kwargs=dict(constructor_kwargs),
+            batch_size=batch_size,
+            batch_format="numpy",
+            # One task at a time per actor: a task queued on an actor dies with it when a file crashes the actor.
+            compute=ray.data.ActorPoolStrategy(size=num_actors, max_tasks_in_flight_per_actor=1),
+            num_cpus=1,
+            # Restart a dead actor (the pool needs it) but never retry its task: a file that crashes the decoder
+            # would crash it again, for ever. The driver re-scores the lost files (see _Recovery).
+            max_restarts=-1,
+            max_task_retries=0,
+        )
+
+
+def _stream(
+    paths: Sequence[str],
+    constructor_kwargs: Mapping[str, Any],
+    address: str | None,
+    batch_size: int,
+    num_actors: int | None,
+    num_cpus: int | None,
+) -> Iterator[Any]:
+    """Results of ``ScoreBatch.results`` for every path, in input order, with lost rows re-scored."""
+    if not paths:
+        return
+    kwargs = {**constructor_kwargs, "keep_results": True}
+    with _RaySession(address, num_cpus) as ray, _data_context(ray):
+        dataset = _dataset(ray, paths, kwargs, batch_size=batch_size, num_actors=num_actors)
+        recovery = _Recovery(ray, kwargs, batch_size)
+        expected = 0
+        try:
+            for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
+                indices = batch.column(_INDEX_COLUMN).to_pylist()
+                for index, blob in zip(indices, batch.column(_RESULT_COLUMN).to_pylist(), strict=True):
+                    if index < expected:  # a row already delivered (a task re-ran): keep the first
+                        continue
+                    if index > expected:  # rows Ray lost in between (preserve_order keeps the rest in order)
+                        yield from recovery(paths[expected:index])
+                    yield pickle.loads(blob)
+                    expected = index + 1
+            if expected < len(paths):
+                yield from recovery(paths[expected:])
+        finally:
+            recovery.close()
 
 
 def score_with_ray(
@@ -255,34 +497,142 @@ def score_with_ray(
         batch_size: paths per actor call (and per model batch).
         num_actors: scoring actors (default: one per CPU of the cluster).
         num_cpus: CPUs of the local instance when one is started.
+
+    A file that kills its worker gets the local engine's crash row (see the module docstring).
     """
     todo = [str(p) for p in paths]
-    if not todo:
-        return
-    with _RaySession(address, num_cpus) as ray:
-        dataset = _dataset(
-            ray, todo, scorer_kwargs or {}, batch_size=batch_size, num_actors=num_actors, keep_results=True
-        )
-        for batch in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
-            for blob in batch.column(_RESULT_COLUMN).to_pylist():
-                yield pickle.loads(blob)
+    yield from _stream(todo, {"scorer_kwargs": dict(scorer_kwargs or {})}, address, batch_size, num_actors, num_cpus)
+
+
+def filter_with_ray(
+    paths: Sequence[str],
+    settings: FilterSettings,
+    text_detector: str,
+    *,
+    address: str | None = None,
+    batch_size: int = 16,
+    num_actors: int | None = None,
+    num_cpus: int | None = None,
+) -> Iterator[AnalysedFile]:
+    """The expensive part of ``pixgrade filter`` on Ray: a :data:`pixgrade.catalog.filtering.FileEngine`.
+
+    Each actor loads the scorer (``settings.model``, ``settings.backend``, ``settings.max_pixels``) once and, per
+    batch, scores the files exactly as the local engine does and computes their marketplace facts and pHash
+    (:func:`pixgrade.catalog.filtering.analyse_file` with ``settings.analysis_max_side`` and ``text_detector``).
+    The policy, grouping, duplicates, main images and catalogue then run on the driver as usual, so decisions
+    are the local engine's. Use it as ``FilterSettings(engine=functools.partial(filter_with_ray, address=…))``.
+    """
+    model = settings.model
+    if model is not None and not isinstance(model, str | Path):
+        raise ConfigError("the ray engine needs the model as 'default', None or a checkpoint path, not an object")
+    kwargs = {
+        "scorer_kwargs": {
+            "model": None if model is None else str(model),
+            "backend": settings.backend,
+            "max_pixels": settings.max_pixels,
+        },
+        "facts": FactsSpec(settings.analysis_max_side, settings.max_pixels, text_detector),
+    }
+    yield from _stream([str(p) for p in paths], kwargs, address, batch_size, num_actors, num_cpus)
+
+
+def _filesystem(output: str) -> tuple[Any, str]:
+    """``(pyarrow filesystem, folder path in it)`` of a local folder or URI prefix."""
+    import pyarrow.fs as pafs
+
+    if is_uri(output):
+        filesystem, folder = pafs.FileSystem.from_uri(output)
+        return filesystem, folder.rstrip("/")
+    return pafs.LocalFileSystem(), str(Path(output).resolve())
 
 
 def _check_output_dir(output: str, overwrite: bool) -> None:
-    if is_uri(output):
-        return  # object stores: Ray writes uniquely named files under the prefix
-    path = Path(output)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{output}: exists and is not a folder (the ray engine writes a folder of Parquet files)")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"{output}: folder is not empty; choose a new one or pass --overwrite")
-        stale = [p for p in path.iterdir() if p.suffix == ".parquet"]
-        others = [p for p in path.iterdir() if p.suffix != ".parquet"]
-        if others:
-            raise ConfigError(f"{output}: holds files other than Parquet ({others[0].name}); not overwriting it")
-        for item in stale:
-            item.unlink()
+    """Refuse an output that holds anything, unless ``overwrite`` and it holds only Parquet files (removed)."""
+    import pyarrow.fs as pafs
+
+    if not is_uri(output):
+        path = Path(output)
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{output}: exists and is not a folder (the ray engine writes a folder of Parquet files)")
+    try:
+        filesystem, folder = _filesystem(output)
+        info = filesystem.get_file_info(folder)
+        if info.type == pafs.FileType.File:
+            raise ConfigError(f"{output}: exists and is not a folder (the ray engine writes a folder of Parquet files)")
+        if info.type != pafs.FileType.Directory:
+            return
+        present = [e for e in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True)) if e.is_file]
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{output}: cannot check the output location: {exc}") from None
+    if not present:
+        return
+    if not overwrite:
+        raise ConfigError(f"{output}: folder is not empty; choose a new one or pass --overwrite")
+    others = [e for e in present if not e.base_name.endswith(".parquet")]
+    if others:
+        raise ConfigError(f"{output}: holds files other than Parquet ({others[0].base_name}); not overwriting it")
+    for entry in present:
+        filesystem.delete_file(entry.path)
+
+
+class _ParquetSink:
+    """Ray Data datasink writing the rows as Parquet files named by run and first input index.
+
+    Each write task gets at least ``rows_per_file`` rows (the last one fewer) and writes them, in input order and
+    without the index column, to ``<run>_<first index, 12 digits>.parquet``: the names sort in input order. A write
+    that fails is *returned* as an error, never raised, because the job ignores failed tasks (see the module
+    docstring): :func:`write_parquet_with_ray` raises it once the job is over.
+    """
+
+    def __init__(self, output: str, rows_per_file: int, run: str) -> None:
+        self.output = output
+        self.rows_per_file = rows_per_file
+        self.run = run
+        self.returns: list[dict[str, Any]] = []
+
+    @property
+    def min_rows_per_write(self) -> int:
+        return self.rows_per_file
+
+    def write(self, blocks: Iterable[Any], ctx: Any) -> dict[str, Any]:
+        import pyarrow as pa
+        from ray.data.block import BlockAccessor
+
+        tables = [BlockAccessor.for_block(block).to_arrow() for block in blocks]
+        tables = [t for t in tables if t.num_rows]
+        if not tables:
+            return {"indices": [], "file": None, "failed": 0, "error": None}
+        table = pa.concat_tables(tables).sort_by(_INDEX_COLUMN)
+        indices = table.column(_INDEX_COLUMN).to_pylist()
+        rows = table.drop_columns([_INDEX_COLUMN])
+        try:
+            path = _write_table(rows, self.output, f"{self.run}_{indices[0]:012d}.parquet")
+        except Exception as exc:  # reported to the driver, which stops the run with it
+            return {"indices": [], "file": None, "failed": 0, "error": f"{type(exc).__name__}: {exc}"}
+        failed = len(indices) - rows.column("error").null_count
+        return {"indices": indices, "file": path, "failed": failed, "error": None}
+
+    def on_write_complete(self, write_result: Any) -> None:
+        self.returns = [r for r in write_result.write_returns if r is not None]
+
+
+def _datasink(output: str, rows_per_file: int, run: str) -> Any:
+    """A :class:`_ParquetSink` that is a ``ray.data.Datasink`` (imported only with Ray)."""
+    from ray.data import Datasink
+
+    sink_class = type("ParquetRowsDatasink", (_ParquetSink, Datasink), {})
+    return sink_class(output, rows_per_file, run)
+
+
+def _write_table(table: Any, output: str, name: str) -> str:
+    """Write ``table`` as ``output/name`` (a local folder or URI prefix, created if needed); returns the path."""
+    import pyarrow.parquet as pq
+
+    filesystem, folder = _filesystem(output)
+    filesystem.create_dir(folder, recursive=True)
+    path = f"{folder}/{name}"
+    pq.write_table(table, path, filesystem=filesystem)
+    return path if not is_uri(output) else f"{output.split('://', 1)[0]}://{path}"
 
 
 def write_parquet_with_ray(
@@ -302,30 +652,56 @@ def write_parquet_with_ray(
     Every file has the local engine's columns and types (:func:`parquet_schema`); read them all back with
     ``pandas.read_parquet(output)`` or ``pyarrow.dataset.dataset(output)``. Arguments as :func:`score_with_ray`,
     plus ``rows_per_file``: each file holds at least this many rows (except the last), so a large run does not
-    make one small file per batch.
+    make one small file per batch. Files are named ``<run id>_<index of their first row>.parquet`` and hold
+    their rows in input order, so reading the folder gives the input order; rows of files re-scored after their
+    worker died (see the module docstring) are written by the driver to ``<run id>_<index>_recovered.parquet``.
 
     Raises:
-        ConfigError: ``output`` is a file, or a non-empty folder without ``overwrite``; Ray is not installed.
+        ConfigError: ``output`` is a file, or a non-empty folder without ``overwrite`` (or holds other files than
+            Parquet); Ray is not installed.
+        PixgradeError: the job failed, or a worker could not write its file (mounts, credentials).
     """
     todo = [str(p) for p in paths]
     output = str(output)
     _check_output_dir(output, overwrite)
     if not todo:
         raise ConfigError("no input files to score")
-    with _RaySession(address, num_cpus) as ray:
-        dataset = _dataset(
-            ray, todo, scorer_kwargs or {}, batch_size=batch_size, num_actors=num_actors, keep_results=False
-        )
+    kwargs = {"scorer_kwargs": dict(scorer_kwargs or {}), "keep_results": False}
+    run = uuid.uuid4().hex[:12]
+    sink = _datasink(output, rows_per_file, run)
+    with _RaySession(address, num_cpus) as ray, _data_context(ray):
+        dataset = _dataset(ray, todo, kwargs, batch_size=batch_size, num_actors=num_actors)
         try:
             # Writing is light: 0 logical CPUs, so writes are not starved while the actors hold every CPU.
-            dataset.write_parquet(
-                output, min_rows_per_file=rows_per_file, ray_remote_args={"num_cpus": 0}, concurrency=2
-            )
+            writers = 2 if len(todo) > rows_per_file else 1
+            dataset.write_datasink(sink, ray_remote_args={"num_cpus": 0}, concurrency=writers)
         except Exception as exc:  # Ray wraps worker failures in its own exception types
             raise PixgradeError(f"the Ray job failed: {type(exc).__name__}: {exc}") from exc
-    import pyarrow.dataset as pads
+        errors = [r["error"] for r in sink.returns if r["error"]]
+        if errors:
+            raise PixgradeError(
+                f"the Ray workers could not write to {output} ({len(errors)} file(s)): {errors[0]}; check that every "
+                "node can write there (mounts, credentials)"
+            )
+        files = [r["file"] for r in sink.returns if r["file"]]
+        n_failed = sum(r["failed"] for r in sink.returns)
+        done = {i for r in sink.returns for i in r["indices"]}
+        missing = [i for i in range(len(todo)) if i not in done]
+        if missing:
+            recovery = _Recovery(ray, kwargs | {"keep_results": True}, batch_size)
+            try:
+                results = recovery([todo[i] for i in missing])
+            finally:
+                recovery.close()
+            table = _rows_table([r.to_row() for r in results])
+            files.append(_write_table(table, output, f"{run}_{missing[0]:012d}_recovered.parquet"))
+            n_failed += sum(r.error is not None for r in results)
+    return RayRunSummary(
+        output=output, n_images=len(todo), n_failed=n_failed, files=sorted(files), n_recovered=len(missing)
+    )
 
-    written = pads.dataset(output, format="parquet")
-    errors = written.to_table(columns=["error"]).column("error")
-    n_failed = len(errors) - errors.null_count
-    return RayRunSummary(output=output, n_images=written.count_rows(), n_failed=n_failed, files=written.files)
+
+def _rows_table(rows: list[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(rows, schema=parquet_schema())
