@@ -137,3 +137,25 @@ def test_catalog_rows_have_factors(photos: Path, tmp_path: Path) -> None:
     ok = [r for r in rows if r["error"] is None]
     assert all(isinstance(r["score"], float) and np.isfinite(r["score"]) for r in ok)
     assert all(r["fact_text_detector"] == "classical" for r in ok)
+
+
+def test_worker_processes_give_the_same_decisions_as_one_process(photos: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    with Catalog(tmp_path / "one.sqlite") as cat:
+        one = run_filter([photos], settings(), cat)
+    with Catalog(tmp_path / "two.sqlite") as cat:
+        two = run_filter([photos], dataclasses.replace(settings(), workers=2), cat)
+
+    def summary(outcome: object) -> list[tuple[str, str | None, tuple[str, ...]]]:
+        return [
+            (
+                Path(r.path).name,
+                r.decision.decision if r.decision else None,
+                tuple(r.decision.reasons if r.decision else ()),
+            )
+            for r in outcome.records  # type: ignore[attr-defined]
+        ]
+
+    assert summary(two) == summary(one)
+    assert two.n_failed == one.n_failed == 1

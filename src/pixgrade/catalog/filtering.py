@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -161,6 +160,14 @@ def _analyse_star(args: tuple[str, int, int, str]) -> tuple[ImageFacts | None, s
     return analyse_file(*args)
 
 
+def _analyse_chunk(jobs: list[tuple[str, int, int, str]]) -> list[tuple[ImageFacts | None, str | None, str | None]]:
+    return [analyse_file(*job) for job in jobs]
+
+
+def _analysis_failed(job: tuple[str, int, int, str], message: str) -> tuple[None, None, str]:
+    return None, None, message
+
+
 def _analyse_here(
     paths: Sequence[str],
     settings: FilterSettings,
@@ -176,8 +183,13 @@ def _analyse_here(
 
         workers = default_workers(len(jobs))
     if workers > 0 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            analysed = list(pool.map(_analyse_star, jobs, chunksize=4))
+        from pixgrade.pipeline.parallel import ChunkMap
+
+        # A worker that dies on a file (decoder crash) is replaced; only that file gets an error.
+        mapper: ChunkMap[tuple[str, int, int, str], tuple[ImageFacts | None, str | None, str | None]] = ChunkMap(
+            _analyse_chunk, (), workers=workers, chunk_size=4, max_pending=2 * workers, on_failure=_analysis_failed
+        )
+        analysed = list(mapper(jobs))
     else:
         analysed = [_analyse_star(job) for job in jobs]
     say(f"measured backgrounds, borders and text of {len(paths)} files")
