@@ -1,51 +1,93 @@
-"""Milliseconds per 500×500 image for the shipped model (decoded image in, score out), torch and ONNX Runtime.
+"""CPU milliseconds per image for the quality model alone (decoded image in, score out): torch, ONNX Runtime fp32
+and ONNX Runtime INT8, with 1 and 2 threads, on 500x500 photos and on 1.6 MP photos as the pipeline feeds them.
 
-Prints wall-clock and CPU time per image. On a machine busy with other work, the CPU time of a 1-thread run is
-what one idle core would take; compare backends within one run only.
+- ``500x500``: the first ``--images`` livec-train photos (the model's input policy keeps them at 500x500);
+- ``1.6MP``: 1600x1000 JPEGs (products-fashion photos on a white canvas, see ``perfutil.make_large_jpegs``) decoded
+  as the pipeline decodes them, at reduced size to the model's ``max_side`` (512x320 for the shipped model).
 
-    python benchmarks/latency.py --images 30 --threads 1 2
+INT8 is a static export (:func:`pixgrade.export.export_model` with ``int8=True``) calibrated on 32 livec-train
+photos that are not timed, or ``--int8-model FILE``. Each configuration scores every image once to warm up, then
+``--repeats`` times; the fastest repeat is reported (the machine is shared). CPU time counts every thread of this
+process, so a 2-thread run shows what the second thread costs; wall time is printed for completeness only.
+
+    python benchmarks/latency.py --images 20 --threads 1 2
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+from perfutil import data_dir, machine, make_large_jpegs
+
+
+def load_sets(n: int, side: int, workdir: Path) -> dict[str, list[np.ndarray]]:
+    from pixgrade.io import load_image
+
+    livec = sorted((data_dir() / "livec-train" / "images").iterdir())
+    large = make_large_jpegs(workdir / "large", n)
+    return {
+        "500x500": [load_image(p).rgb for p in livec[:n]],
+        "1.6MP": [load_image(p, max_side=side).rgb for p in large],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--images", type=int, default=30)
-    parser.add_argument("--size", type=int, default=500)
+    parser.add_argument("--model", default="default", help="checkpoint ('default': the shipped one)")
+    parser.add_argument("--images", type=int, default=20, help="images per set (default 20)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes; the fastest is reported (default 3)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnx"])
+    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "int8"], choices=["torch", "onnx", "int8"])
+    parser.add_argument("--int8-model", type=Path, help="an INT8 ONNX export to time instead of calibrating one")
     args = parser.parse_args()
 
     import torch
 
+    from pixgrade.export import export_model
+    from pixgrade.model.onnx_predictor import OnnxPredictor
     from pixgrade.model.predictor import load_predictor
 
-    rng = np.random.default_rng(0)
-    images = [rng.integers(0, 256, size=(args.size, args.size, 3), dtype=np.uint8) for _ in range(args.images)]
-    print(f"load average {os.getloadavg()[0]:.1f}; {args.images} images of {args.size}x{args.size}")
-    print(f"{'backend':8s} {'threads':>7s} {'wall ms/img':>11s} {'CPU ms/img':>10s}")
-    for threads in args.threads:
-        os.environ["PIXGRADE_NUM_THREADS"] = str(threads)
-        torch.set_num_threads(threads)
-        for backend in args.backends:
-            try:
-                predictor = load_predictor(args.model, backend=backend)
-            except Exception as exc:  # a missing optional backend is reported, not fatal
-                print(f"{backend:8s} {threads:7d} unavailable: {exc}")
-                continue
-            predictor.predict(images[:2])  # warm-up
-            wall, cpu = time.perf_counter(), time.process_time()
-            predictor.predict(images)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            print(f"{backend:8s} {threads:7d} {1000 * wall / args.images:11.1f} {1000 * cpu / args.images:10.1f}")
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="pixgrade-latency-") as tmp:
+        workdir = Path(tmp)
+        fp32_path = export_model(args.model, workdir / "fp32.onnx")
+        int8_path = args.int8_model
+        if "int8" in args.backends and int8_path is None:
+            calibration = sorted((data_dir() / "livec-train" / "images").iterdir())[-32:]
+            int8_path = export_model(args.model, workdir / "int8.onnx", int8=True, calibration_images=calibration)
+        side = OnnxPredictor(fp32_path).input_max_side
+        sets = load_sets(args.images, side, workdir)
+        shapes = {name: sorted({im.shape[:2] for im in images}) for name, images in sets.items()}
+        print(f"sets: {', '.join(f'{k} ({len(v)} images, model input {shapes[k]})' for k, v in sets.items())}")
+        print("\n| backend | threads | set | CPU ms/image | wall ms/image |")
+        print("|---|---:|---|---:|---:|")
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            for backend in args.backends:
+                if backend == "torch":
+                    predictor: object = load_predictor(args.model, backend="torch")
+                else:
+                    predictor = OnnxPredictor(fp32_path if backend == "onnx" else int8_path, num_threads=threads)
+                for name, images in sets.items():
+                    predictor.predict(images)  # type: ignore[attr-defined]  # warm-up
+                    best_cpu = best_wall = float("inf")
+                    for _ in range(args.repeats):
+                        wall, cpu = time.perf_counter(), time.process_time()
+                        predictor.predict(images)  # type: ignore[attr-defined]
+                        best_cpu = min(best_cpu, time.process_time() - cpu)
+                        best_wall = min(best_wall, time.perf_counter() - wall)
+                    print(
+                        f"| {backend} | {threads} | {name} | {1000 * best_cpu / len(images):.1f} | "
+                        f"{1000 * best_wall / len(images):.1f} |",
+                        flush=True,
+                    )
+        print(f"\nload average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

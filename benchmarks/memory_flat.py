@@ -4,12 +4,14 @@ Generates ``--n`` (default 20000) small JPEGs (``--side`` px, default 64) in a t
 ``pixgrade score FOLDER --model none -o results.csv`` as a child process, and samples the resident memory of the
 whole process tree (the command and its worker processes) every 0.2 s while counting the rows already written.
 It prints the peak RSS reached by the time 1000, 5000, ... rows were written: flat streaming means these are
-about equal. Then the same with the model (``--model-n`` images, default 2000; the trained default model when
-installed, else an ImageNet-backbone model with random heads, on the default ``auto`` backend).
+about equal. Then the same with the model on the first ``--model-n`` of those images (default 2000; ``--model``,
+by default the trained default model when installed, else an ImageNet-backbone model with random heads, on the
+default ``auto`` backend; an INT8 ``.onnx`` export works too). ``--skip-measures`` leaves out the measures-only run.
 
 Run::
 
     python benchmarks/memory_flat.py --n 20000 --model-n 2000
+    python benchmarks/memory_flat.py --n 20000 --model-n 20000 --side 160 --skip-measures
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ def main() -> int:
     parser.add_argument("--model-n", type=int, default=2000, help="images for the run with the model (0: skip)")
     parser.add_argument("--side", type=int, default=64, help="side of the generated JPEGs in px (default 64)")
     parser.add_argument("--workdir", type=Path, help="keep generated images here (default: temporary)")
+    parser.add_argument("--model", help="model for the second run (default: the trained default model if installed)")
+    parser.add_argument("--skip-measures", action="store_true", help="leave out the measures-only run")
     args = parser.parse_args()
     pixgrade = shutil.which("pixgrade") or str(Path(sys.executable).with_name("pixgrade"))
     print(f"machine: {machine()}")
@@ -112,21 +116,27 @@ def main() -> int:
             make_small_jpegs(images, args.n, args.side)
             print(f"generated {args.n} {args.side}x{args.side} JPEGs in {time.perf_counter() - start:.0f} s")
         marks = sorted({m for m in (1000, 2000, 5000, 10000, 20000, 50000) if m <= args.n} | {args.n})
-        out = workdir / "measures.csv"
-        out.unlink(missing_ok=True)
-        command = [pixgrade, "score", str(images), "--model", "none", "-o", str(out), "--no-progress"]
-        report("measures only (--model none)", command, *run_and_sample(command, out, marks))
+        if not args.skip_measures:
+            out = workdir / "measures.csv"
+            out.unlink(missing_ok=True)
+            command = [pixgrade, "score", str(images), "--model", "none", "-o", str(out), "--no-progress"]
+            report("measures only (--model none)", command, *run_and_sample(command, out, marks))
         if args.model_n:
             subset = workdir / "subset"
             if not subset.exists():
                 subset.mkdir()
                 for path in sorted(images.rglob("*.jpg"))[: args.model_n]:
                     (subset / path.name).symlink_to(path)
-            checkpoint, description = benchmark_checkpoint(workdir)
+            if args.model:
+                checkpoint, description = Path(args.model), args.model
+            else:
+                checkpoint, description = benchmark_checkpoint(workdir)
             out = workdir / "model.csv"
             out.unlink(missing_ok=True)
             command = [pixgrade, "score", str(subset), "--model", str(checkpoint), "-o", str(out), "--no-progress"]
-            model_marks = sorted({m for m in (100, 500, 1000, 2000, 5000) if m <= args.model_n} | {args.model_n})
+            model_marks = sorted(
+                {m for m in (100, 500, 1000, 2000, 5000, 10000, 20000) if m <= args.model_n} | {args.model_n}
+            )
             report(f"with the model ({description})", command, *run_and_sample(command, out, model_marks))
     return 0
 

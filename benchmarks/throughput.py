@@ -6,15 +6,21 @@ Two folders:
 - ``livec``: the first ``--n-livec`` livec-train photos (500x500; symlinked, nothing copied).
 
 For each folder and each configuration, a fresh Python process does the work and the parent samples the resident
-memory of its whole process tree (workers included). Images/s counts the processing only (not interpreter start
-or model loading, which are printed separately). Configurations:
+memory of its whole process tree (workers included). The child runs the configuration twice, on the first
+``WARMUP_FILES`` (8) files and then on all of them; the per-image figures are the *difference* of the two runs
+divided by the difference in images, so the fixed cost of a run (starting worker processes: ~0.3 s of CPU each,
+mostly importing NumPy, OpenCV and Pillow; cleanvision's own set-up) cancels out and is printed separately as
+"start-up". Model loading happens once, before both runs, and is not counted. Configurations:
 
 - ``decode``: :func:`pixgrade.io.load_image` at full resolution in 2 processes (the floor: nothing can be faster
   than reading every pixel);
 - ``decode-reduced``: the same with ``max_side=512``, as the pipeline decodes (JPEG DCT scaling);
 - ``measures``: ``Scorer(model=None).score_paths`` (decode + the 11 factor measures, 2 worker processes);
 - ``torch`` / ``onnx`` / ``int8``: the full pipeline with the model on PyTorch, ONNX Runtime fp32, and ONNX Runtime
-  INT8 (static, calibrated on 32 products-fashion + livec images that are not in the timed folders);
+  INT8 (static, calibrated on 32 products-fashion + livec images that are not in the timed folders), the model
+  in the main process (the default);
+- ``int8-workers``: INT8 with ``Scorer(model_in_workers=True)`` (each worker decodes, measures and runs its own
+  one-thread copy of the model);
 - ``cleanvision``: ``Imagelab(data_path=folder).find_issues()`` (all default issue checks) run by the interpreter
   given with ``--cleanvision-python`` (cleanvision is not a pixgrade dependency; install it in its own venv:
   ``python3.11 -m venv /tmp/cv-venv && /tmp/cv-venv/bin/pip install cleanvision``); skipped if absent.
@@ -29,6 +35,7 @@ and it prints a markdown table per folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -40,7 +47,9 @@ from typing import Any
 
 from perfutil import benchmark_checkpoint, data_dir, link_livec, machine, make_large_jpegs, mib, sampling_rss
 
-CONFIGS = ("decode", "decode-reduced", "measures", "torch", "onnx", "int8", "cleanvision")
+CONFIGS = ("decode", "decode-reduced", "measures", "torch", "onnx", "int8", "int8-workers", "cleanvision")
+#: Files of the first (short) run; the per-image cost is (full run - short run) / (files - WARMUP_FILES).
+WARMUP_FILES = 8
 
 CLEANVISION_SCRIPT = """
 import contextlib, io, json, resource, sys, time
@@ -48,13 +57,15 @@ from cleanvision import Imagelab
 def cpu():
     usages = map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     return sum(u.ru_utime + u.ru_stime for u in usages)
-start, cpu_start = time.perf_counter(), cpu()
-with contextlib.redirect_stdout(io.StringIO()):
-    lab = Imagelab(data_path=sys.argv[1])
-    lab.find_issues()
-seconds, cpu_seconds = time.perf_counter() - start, cpu() - cpu_start
-print("RESULT " + json.dumps({"images": int(len(lab.issues)), "seconds": seconds, "cpu_seconds": cpu_seconds,
-                             "load_seconds": 0.0}))
+runs = []
+for folder in sys.argv[1:]:
+    start, cpu_start = time.perf_counter(), cpu()
+    with contextlib.redirect_stdout(io.StringIO()):
+        lab = Imagelab(data_path=folder)
+        lab.find_issues()
+    runs.append({"images": int(len(lab.issues)), "seconds": time.perf_counter() - start,
+                 "cpu_seconds": cpu() - cpu_start})
+print("RESULT " + json.dumps({**runs[1], "first": runs[0], "load_seconds": 0.0}))
 """
 
 
@@ -88,8 +99,42 @@ def _decode_one(args: tuple[str, int | None]) -> int:
     return int(image.rgb.shape[0] > 0)
 
 
+def _wait_for_children(timeout: float = 60.0) -> None:
+    """Wait until the worker processes of a finished run have exited and been reaped, so that all their CPU time
+    (a worker still loading the model when a short run ends included) is in ``RUSAGE_CHILDREN``."""
+    try:
+        import psutil
+    except ImportError:  # without psutil, give the pool a moment to finish
+        time.sleep(2.0)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = []  # the pool's workers (not multiprocessing's resource tracker, which lives on)
+        for child in psutil.Process().children():
+            with contextlib.suppress(psutil.Error):
+                if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline()):
+                    children.append(child)
+        if not children:
+            break
+        psutil.wait_procs(children, timeout=0.5)
+    time.sleep(0.2)  # let the pool's management thread reap the zombies
+
+
+def _timed(fn: Any, keep: int = 0) -> dict[str, Any]:
+    """Run ``fn() -> (images, failed)``; wall and process-tree CPU seconds. ``keep``: child processes that
+    outlive the run (a pool made outside it), not waited for."""
+    start, cpu_start = time.perf_counter(), tree_cpu_seconds()
+    count, failed = fn()
+    seconds = time.perf_counter() - start
+    if not keep:
+        _wait_for_children()
+    cpu = tree_cpu_seconds() - cpu_start
+    return {"images": count, "failed": failed, "seconds": seconds, "cpu_seconds": cpu}
+
+
 def run_one(config: str, folder: Path, model: str | None) -> dict[str, Any]:
-    """Child-process side: do ``config`` on every file of ``folder``; returns counts and timings."""
+    """Child-process side: do ``config`` on the first :data:`WARMUP_FILES` files of ``folder``, then on all of
+    them; returns the second run's counts and timings with the first run's under ``"first"``."""
     from pixgrade.io import iter_image_files
 
     paths = [str(p) for p in iter_image_files([folder])]
@@ -99,24 +144,32 @@ def run_one(config: str, folder: Path, model: str | None) -> dict[str, Any]:
 
         max_side = 512 if config == "decode-reduced" else None
         with ProcessPoolExecutor(2) as pool:
-            list(pool.map(_decode_one, [(paths[0], max_side)] * 2))  # start both workers before timing
             load_seconds = time.perf_counter() - load_start
-            start, cpu_start = time.perf_counter(), tree_cpu_seconds()
-            count = sum(pool.map(_decode_one, [(p, max_side) for p in paths], chunksize=4))
-            seconds, cpu = time.perf_counter() - start, tree_cpu_seconds() - cpu_start
-        return {"images": count, "seconds": seconds, "cpu_seconds": cpu, "load_seconds": load_seconds}
+
+            def decode(subset: list[str]) -> tuple[int, int]:
+                return sum(pool.map(_decode_one, [(p, max_side) for p in subset], chunksize=4)), 0
+
+            first = _timed(lambda: decode(paths[:WARMUP_FILES]), keep=2)  # also starts the workers
+            full = _timed(lambda: decode(paths), keep=2)
+        return {**full, "first": first, "load_seconds": load_seconds}
     from pixgrade.pipeline import Scorer
 
-    backend = {"torch": "torch", "onnx": "onnx", "int8": "onnx"}.get(config, "auto")
-    scorer = Scorer(model=model if config != "measures" else None, backend=backend)
+    backend = {"torch": "torch", "onnx": "onnx"}.get(config, "auto")
+    scorer = Scorer(
+        model=model if config != "measures" else None, backend=backend, model_in_workers=config.endswith("-workers")
+    )
     load_seconds = time.perf_counter() - load_start
-    start, cpu_start = time.perf_counter(), tree_cpu_seconds()
-    count = failed = 0
-    for result in scorer.score_paths(paths, workers=2, batch_size=16):
-        count += 1
-        failed += result.error is not None
-    seconds, cpu = time.perf_counter() - start, tree_cpu_seconds() - cpu_start  # the pool is joined by now
-    return {"images": count, "failed": failed, "seconds": seconds, "cpu_seconds": cpu, "load_seconds": load_seconds}
+
+    def score(subset: list[str]) -> tuple[int, int]:
+        count = failed = 0
+        for result in scorer.score_paths(subset, workers=2, batch_size=16):
+            count += 1
+            failed += result.error is not None
+        return count, failed
+
+    first = _timed(lambda: score(paths[:WARMUP_FILES]))
+    full = _timed(lambda: score(paths))
+    return {**full, "first": first, "load_seconds": load_seconds}
 
 
 def measure(command: list[str]) -> dict[str, Any]:
@@ -147,27 +200,36 @@ def prepare_int8(checkpoint: Path, workdir: Path, exclude: set[str]) -> Path:
     return export_model(checkpoint, out, int8=True, calibration_images=[*fashion, *livec])
 
 
+def steady(r: dict[str, Any]) -> tuple[float, float, float]:
+    """``(CPU s/image, wall s/image, start-up CPU s)`` from a full run and its short first run."""
+    first = r["first"]
+    n = r["images"] - first["images"]
+    cpu = (r["cpu_seconds"] - first["cpu_seconds"]) / n
+    wall = (r["seconds"] - first["seconds"]) / n
+    return cpu, wall, first["cpu_seconds"] - first["images"] * cpu
+
+
 def table(name: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
-    """Markdown table. ``CPU ms/image`` counts every process of the run (workers included) and does not depend
-    on what else the machine is doing; ``2-core rate`` = 2 CPU-seconds per second / CPU time per image, the rate
-    on two idle cores if the run keeps both busy. Shares of the decode floor use that CPU time."""
-    floor = next((r["cpu_seconds"] / r["images"] for c, r in rows if c == "decode" and "cpu_seconds" in r), None)
+    """Markdown table. ``CPU ms/image`` counts every process of the run (workers included), without the fixed
+    start-up cost (see the module docstring), and does not depend on what else the machine is doing; ``2-core
+    rate`` = 2 CPU-seconds per second / CPU time per image, the rate on two idle cores if the run keeps both busy.
+    Shares of the decode floor use that CPU time."""
+    floor = next((steady(r)[0] for c, r in rows if c == "decode" and "cpu_seconds" in r), None)
     lines = [
         f"\n**{name}**\n",
-        "| configuration | images/s (wall, shared machine) | CPU ms/image | 2-core rate (img/s) | "
-        "% of decode floor | peak RSS (process tree) | start-up + model load (s) |",
+        "| configuration | CPU ms/image | 2-core rate (img/s) | % of decode floor | start-up CPU (s) | "
+        "images/s (wall, shared machine) | peak RSS (process tree) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for config, r in rows:
         if "skipped" in r:
             lines.append(f"| {config} | — | — | — | — | — | skipped: {r['skipped']} |")
             continue
-        rate = r["images"] / r["seconds"]
-        per_image = r["cpu_seconds"] / r["images"]
-        share = f"{100 * floor / per_image:.0f}%" if floor else "—"
+        cpu, wall, startup = steady(r)
+        share = f"{100 * floor / cpu:.0f}%" if floor else "—"
         lines.append(
-            f"| {config} | {rate:.1f} | {1000 * per_image:.0f} | {2 / per_image:.1f} | {share} | "
-            f"{mib(r['peak_rss'])} | {r.get('load_seconds', 0):.1f} |"
+            f"| {config} | {1000 * cpu:.0f} | {2 / cpu:.1f} | {share} | {startup:.1f} | {1 / wall:.1f} | "
+            f"{mib(r['peak_rss'])} |"
         )
     return "\n".join(lines)
 
@@ -207,13 +269,18 @@ def main() -> int:
             from pixgrade.model.predictor import load_predictor
 
             load_predictor(checkpoint, backend="onnx")  # export into the cache now, not while timing
-        if "int8" in args.configs:
-            models["int8"] = str(
+        if {"int8", "int8-workers"} & set(args.configs):
+            models["int8"] = models["int8-workers"] = str(
                 prepare_int8(checkpoint, workdir, {p.name for p in folders.get("livec", workdir).iterdir()})
             )
         here = Path(__file__).resolve()
         for name, folder in folders.items():
             n_files = len(list(folder.iterdir()))
+            first = folder.parent / f"{folder.name}-first{WARMUP_FILES}"  # cleanvision's short run
+            first.mkdir(exist_ok=True)
+            for path in sorted(folder.iterdir())[:WARMUP_FILES]:
+                if not (first / path.name).exists():
+                    (first / path.name).symlink_to(path.resolve())
             rows: list[tuple[str, dict[str, Any]]] = []
             for config in args.configs:
                 if config == "cleanvision":
@@ -221,16 +288,16 @@ def main() -> int:
                     if python is None or not python.exists():
                         rows.append((config, {"skipped": "no --cleanvision-python interpreter"}))
                         continue
-                    command = [str(python), "-c", CLEANVISION_SCRIPT, str(folder)]
+                    command = [str(python), "-c", CLEANVISION_SCRIPT, str(first), str(folder)]
                 else:
                     command = [sys.executable, str(here), "--one", config, str(folder), models.get(config, "-")]
                 result = measure(command)
                 rows.append((config, result))
-                rate = result["images"] / result["seconds"]
+                cpu, wall, startup = steady(result)
                 print(
-                    f"{name:6} {config:15} {result['images']:5d} images {result['seconds']:7.1f} s {rate:7.2f} img/s "
-                    f"{1000 * result['cpu_seconds'] / result['images']:6.0f} CPU-ms/img peak {mib(result['peak_rss'])} "
-                    f"(load {os.getloadavg()[0]:.1f})",
+                    f"{name:6} {config:15} {result['images']:5d} images {result['seconds']:7.1f} s "
+                    f"{1 / wall:7.2f} img/s {1000 * cpu:6.1f} CPU-ms/img start-up {startup:5.1f} CPU-s "
+                    f"failed {result.get('failed', 0)} peak {mib(result['peak_rss'])} (load {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
             title = f"{name}: {n_files} images" + (

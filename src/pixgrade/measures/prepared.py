@@ -21,7 +21,8 @@ __all__ = ["WORK_SIDE", "Foreground", "PreparedImage", "prepare"]
 
 #: Longest side (pixels) of the working copy used by the size-sensitive measures.
 WORK_SIDE = 512
-#: Longest side (pixels) of the smaller copy on which the foreground (product) is found.
+#: Longest side (pixels) of the smaller copy on which the foreground (product) is found: the working copy
+#: shrunk by the smallest integer factor that brings it to at most this (see :func:`_shrink_integer`).
 LAYOUT_SIDE = 256
 #: A pixel belongs to the foreground when a channel differs from the background colour by more than
 #: ``FOREGROUND_MIN + 3 x`` the border's robust noise sigma (1.4826 x MAD of border luma), at most ``FOREGROUND_MAX``.
@@ -42,7 +43,8 @@ UNIFORM_SHARE = 0.85
 class Foreground:
     """Where the product is, found against the background colour estimated on the image border.
 
-    Found on a copy whose longest side is at most :data:`LAYOUT_SIDE` pixels.
+    Found on the working copy shrunk by the smallest integer factor ``k`` that brings its longest side to at most
+    :data:`LAYOUT_SIDE` pixels (``k x k`` block means; a 500-px copy gives 250 px).
 
     Attributes:
         mask: ``(h, w)`` bool on that copy, True = foreground (product, its shadow, any overlay).
@@ -132,7 +134,8 @@ class PreparedImage:
     @cached_property
     def foreground(self) -> Foreground:
         """The product region against the border's background colour (or the alpha channel when present)."""
-        return _find_foreground(_shrink(self.work_rgb, LAYOUT_SIDE), _shrink_alpha(self.work_alpha, LAYOUT_SIDE))
+        alpha = None if self.work_alpha is None else _shrink_integer(self.work_alpha, LAYOUT_SIDE)
+        return _find_foreground(_shrink_integer(self.work_rgb, LAYOUT_SIDE), alpha)
 
     @cached_property
     def foreground_mask(self) -> np.ndarray:
@@ -155,6 +158,22 @@ def _shrink(arr: np.ndarray, side: int) -> np.ndarray:
     scale = side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+
+
+def _shrink_integer(arr: np.ndarray, side: int) -> np.ndarray:
+    """Shrink by the smallest integer factor ``k`` that brings the longest side to at most ``side``: each output
+    pixel is the mean of a ``k x k`` block (the last ``< k`` rows/columns are dropped when the size is not a
+    multiple of ``k``). An integer factor is exact block averaging, about 20x faster in OpenCV than area resampling
+    to an arbitrary size (0.08 vs 1.8 ms for 500 -> 250 px). Falls back to :func:`_shrink` for slivers thinner
+    than ``k``."""
+    h, w = arr.shape[:2]
+    k = -(-max(h, w) // side)
+    if k <= 1:
+        return arr
+    if min(h, w) < k:
+        return _shrink(arr, side)
+    hk, wk = h // k, w // k
+    return cv2.resize(arr[: hk * k, : wk * k], (wk, hk), interpolation=cv2.INTER_AREA)
 
 
 def border_band(arr: np.ndarray) -> np.ndarray:

@@ -145,7 +145,8 @@ def init_worker(predictor_spec: Any = None, backend: str = "auto") -> None:
         if isinstance(predictor_spec, str | Path):
             from pixgrade.model.predictor import load_predictor
 
-            _WORKER_PREDICTOR = load_predictor(predictor_spec, backend=backend)
+            # one thread per worker for ONNX Runtime too: the workers already keep every CPU busy
+            _WORKER_PREDICTOR = load_predictor(predictor_spec, backend=backend, num_threads=1)
         else:
             _WORKER_PREDICTOR = predictor_spec
 
