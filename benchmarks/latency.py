@@ -6,11 +6,13 @@ and ONNX Runtime INT8, with 1 and 2 threads, on 500x500 photos and on 1.6 MP pho
   as the pipeline decodes them, at reduced size to the model's ``max_side`` (512x320 for the shipped model).
 
 INT8 is a static export (:func:`pixgrade.export.export_model` with ``int8=True``) calibrated on 32 livec-train
-photos that are not timed, or ``--int8-model FILE``. Each configuration scores every image once to warm up, then
-``--repeats`` times; the fastest repeat is reported (the machine is shared). CPU time counts every thread of this
-process, so a 2-thread run shows what the second thread costs; wall time is printed for completeness only.
+photos that are not timed, or ``--int8-model FILE``; ``int8-dynamic`` (not run by default) is the dynamic one.
+Each configuration scores every image once to warm up, then ``--repeats`` times; the fastest repeat is reported
+(the machine is shared). CPU time counts every thread of this process, so a 2-thread run shows what the second
+thread costs; wall time is printed for completeness only.
 
     python benchmarks/latency.py --images 20 --threads 1 2
+    python benchmarks/latency.py --images 5 --threads 1 --backends onnx int8-dynamic
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=20, help="images per set (default 20)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the fastest is reported (default 3)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "int8"], choices=["torch", "onnx", "int8"])
+    parser.add_argument(
+        "--backends", nargs="+", default=["torch", "onnx", "int8"], choices=["torch", "onnx", "int8", "int8-dynamic"]
+    )
     parser.add_argument("--int8-model", type=Path, help="an INT8 ONNX export to time instead of calibrating one")
     args = parser.parse_args()
 
@@ -61,6 +65,8 @@ def main() -> None:
         if "int8" in args.backends and int8_path is None:
             calibration = sorted((data_dir() / "livec-train" / "images").iterdir())[-32:]
             int8_path = export_model(args.model, workdir / "int8.onnx", int8=True, calibration_images=calibration)
+        if "int8-dynamic" in args.backends:
+            dynamic_path = export_model(args.model, workdir / "dynamic.onnx", int8=True, quant_method="dynamic")
         side = OnnxPredictor(fp32_path).input_max_side
         sets = load_sets(args.images, side, workdir)
         shapes = {name: sorted({im.shape[:2] for im in images}) for name, images in sets.items()}
@@ -73,7 +79,8 @@ def main() -> None:
                 if backend == "torch":
                     predictor: object = load_predictor(args.model, backend="torch")
                 else:
-                    predictor = OnnxPredictor(fp32_path if backend == "onnx" else int8_path, num_threads=threads)
+                    path = {"onnx": fp32_path, "int8": int8_path, "int8-dynamic": dynamic_path}[backend]
+                    predictor = OnnxPredictor(path, num_threads=threads)
                 for name, images in sets.items():
                     predictor.predict(images)  # type: ignore[attr-defined]  # warm-up
                     best_cpu = best_wall = float("inf")
