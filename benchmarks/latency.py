@@ -13,6 +13,10 @@ thread costs; wall time is printed for completeness only.
 
     python benchmarks/latency.py --images 20 --threads 1 2
     python benchmarks/latency.py --images 5 --threads 1 --backends onnx int8-dynamic
+    python benchmarks/latency.py --images 20 --threads 1 --backends onnx int8 --batch 4
+
+``--batch N`` also times ONNX Runtime on batches of N same-size images (one ``session.run`` per batch, images
+already resized), against the predictor's one-image-at-a-time runs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +44,28 @@ def load_sets(n: int, side: int, workdir: Path) -> dict[str, list[np.ndarray]]:
     }
 
 
+def time_batches(predictor: Any, images: list[np.ndarray], batch: int, repeats: int) -> tuple[float, float]:
+    """CPU and wall ms per image when same-size images go to ONNX Runtime ``batch`` at a time."""
+    from pixgrade.model.onnx_predictor import INPUT_NAME
+    from pixgrade.model.predictor import resize_for_model
+
+    resized = [resize_for_model(im, predictor.input_max_side, predictor.min_side) for im in images]
+    groups: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for im in resized:
+        groups.setdefault(im.shape, []).append(im)
+    batches = [np.stack(g[i : i + batch]) for g in groups.values() for i in range(0, len(g), batch)]
+    for b in batches:
+        predictor.session.run(None, {INPUT_NAME: b})  # warm-up
+    best_cpu = best_wall = float("inf")
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for b in batches:
+            predictor.session.run(None, {INPUT_NAME: b})
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+    return 1000 * best_cpu / len(images), 1000 * best_wall / len(images)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default", help="checkpoint ('default': the shipped one)")
@@ -49,6 +76,7 @@ def main() -> None:
         "--backends", nargs="+", default=["torch", "onnx", "int8"], choices=["torch", "onnx", "int8", "int8-dynamic"]
     )
     parser.add_argument("--int8-model", type=Path, help="an INT8 ONNX export to time instead of calibrating one")
+    parser.add_argument("--batch", type=int, default=1, help="also time ONNX batches of this many images")
     args = parser.parse_args()
 
     import torch
@@ -65,6 +93,7 @@ def main() -> None:
         if "int8" in args.backends and int8_path is None:
             calibration = sorted((data_dir() / "livec-train" / "images").iterdir())[-32:]
             int8_path = export_model(args.model, workdir / "int8.onnx", int8=True, calibration_images=calibration)
+        dynamic_path = None
         if "int8-dynamic" in args.backends:
             dynamic_path = export_model(args.model, workdir / "dynamic.onnx", int8=True, quant_method="dynamic")
         side = OnnxPredictor(fp32_path).input_max_side
@@ -94,6 +123,12 @@ def main() -> None:
                         f"{1000 * best_wall / len(images):.1f} |",
                         flush=True,
                     )
+                    if args.batch > 1 and isinstance(predictor, OnnxPredictor):
+                        cpu_ms, wall_ms = time_batches(predictor, images, args.batch, args.repeats)
+                        print(
+                            f"| {backend}, batches of {args.batch} | {threads} | {name} | {cpu_ms:.1f} | "
+                            f"{wall_ms:.1f} |"
+                        )
         print(f"\nload average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 

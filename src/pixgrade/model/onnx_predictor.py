@@ -80,7 +80,8 @@ class _ExportWrapper(nn.Module):
     The normalisation ``(x - 255 mean) / (255 std)`` is a fixed 1x1 depthwise convolution on the NCHW tensor rather
     than a broadcast ``Sub``/``Div``: ONNX Runtime's NHWC layout transformer (used by the INT8 model's quantised
     convolutions) would otherwise move those element-wise ops into NHWC, where broadcasting over the last axis of
-    size 3 cost ~10 ms per 500x500 image, and a convolution is quantised along with the backbone.
+    size 3 is slow (it took longer than the first convolution), and a convolution is quantised along with the
+    backbone.
     """
 
     def __init__(self, net: QualityNet) -> None:
