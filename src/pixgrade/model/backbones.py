@@ -15,7 +15,7 @@ converts it in its first step.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,15 +58,45 @@ class Backbone(nn.Module):
     """
 
     stage_channels: tuple[int, ...] = ()
+    stage_ends: tuple[int, ...] = ()
+    """Index of the layer that ends each stage."""
+
+    def layer_sequence(self) -> Sequence[nn.Module] | nn.Sequential:
+        """The layers :meth:`forward_range` walks through, in order."""
+        raise NotImplementedError
+
+    def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Convert ImageNet-normalised input to what the first layer was trained on (identity by default)."""
+        return x
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.forward_range(x)[1].values())
 
     def forward_range(
         self, x: torch.Tensor, start: int = 0, stop: int | None = None
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        raise NotImplementedError
+        """Run layers ``[start, stop)`` only; returns the last output and ``{stage index: map}`` for the stages that
+        end inside the range. Training uses it to cache the frozen lower layers' output."""
+        layers = self.layer_sequence()
+        stop = len(layers) if stop is None else stop
+        if start == 0:
+            x = self.prepare_input(x)
+        stages: dict[int, torch.Tensor] = {}
+        for i in range(start, stop):
+            x = layers[i](x)
+            if i in self.stage_ends:
+                stages[self.stage_ends.index(i)] = x
+        return x, stages
 
     def freeze_layers(self, stop: int) -> None:
         """Stop gradients in layers ``[0, stop)`` (their ImageNet weights stay as they are)."""
-        raise NotImplementedError
+        for layer in list(self.layer_sequence())[:stop]:
+            layer.requires_grad_(False)
+
+    @property
+    def num_layers(self) -> int:
+        """Number of layers that :meth:`forward_range` can split between."""
+        return len(self.layer_sequence())
 
     def load_imagenet(self) -> None:
         raise NotImplementedError
@@ -131,30 +161,8 @@ class MobileNetV2(Backbone):
         layers.append(_conv_bn_relu(inp, 1280, kernel=1))
         self.features = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.forward_range(x)[1].values())
-
-    def forward_range(
-        self, x: torch.Tensor, start: int = 0, stop: int | None = None
-    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        """Run layers ``features[start:stop]`` only; returns the last output and ``{stage index: map}`` for the
-        stages that end inside the range. Training uses it to cache the frozen lower layers' output."""
-        stop = len(self.features) if stop is None else stop
-        stages: dict[int, torch.Tensor] = {}
-        for i in range(start, stop):
-            x = self.features[i](x)
-            if i in self.stage_ends:
-                stages[self.stage_ends.index(i)] = x
-        return x, stages
-
-    def freeze_layers(self, stop: int) -> None:
-        for i in range(stop):
-            self.features[i].requires_grad_(False)
-
-    @property
-    def num_layers(self) -> int:
-        """Number of layers that :meth:`forward_range` can split between."""
-        return len(self.features)
+    def layer_sequence(self) -> Sequence[nn.Module] | nn.Sequential:
+        return self.features
 
     def load_imagenet(self) -> None:
         state = torch.load(imagenet_weights_path("mobilenet_v2"), map_location="cpu", weights_only=True)
@@ -231,30 +239,11 @@ class EfficientNetLite0(Backbone):
         self.head = nn.Sequential(nn.Conv2d(inp, 1280, 1, bias=False), nn.BatchNorm2d(1280, eps=1e-3), nn.ReLU6())
         self.layers: list[nn.Module] = [self.stem, *self.blocks, self.head]
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.forward_range(x)[1].values())
+    def layer_sequence(self) -> Sequence[nn.Module] | nn.Sequential:
+        return self.layers
 
-    def forward_range(
-        self, x: torch.Tensor, start: int = 0, stop: int | None = None
-    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        """Run layers ``[start, stop)`` only (see :meth:`MobileNetV2.forward_range`)."""
-        stop = len(self.layers) if stop is None else stop
-        if start == 0:
-            x = x * self.input_scale + self.input_shift
-        stages: dict[int, torch.Tensor] = {}
-        for i in range(start, stop):
-            x = self.layers[i](x)
-            if i in self.stage_ends:
-                stages[self.stage_ends.index(i)] = x
-        return x, stages
-
-    def freeze_layers(self, stop: int) -> None:
-        for i in range(stop):
-            self.layers[i].requires_grad_(False)
-
-    @property
-    def num_layers(self) -> int:
-        return len(self.layers)
+    def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.input_scale + self.input_shift
 
     def load_imagenet(self) -> None:
         state = torch.load(imagenet_weights_path("efficientnet_lite0"), map_location="cpu", weights_only=True)
