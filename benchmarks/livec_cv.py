@@ -14,12 +14,13 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from pixgrade.train.config import TrainConfig, load_config
-from pixgrade.train.data import read_human_items, synthetic_items
+from pixgrade.train.data import training_items
 from pixgrade.train.trainer import Trainer, group_split
 
 
@@ -39,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = load_config(args.config) if args.config else TrainConfig()
-    overrides: dict[str, object] = {"progress": False}
+    overrides: dict[str, Any] = {"progress": False}
     if args.data:
         overrides.update(
             manifests=[str(Path(args.data) / "livec-train")], synthetic_dir=str(Path(args.data) / "products-fashion")
@@ -57,18 +58,7 @@ def main() -> None:
         overrides[key] = json.loads(value)
     config = replace(config, **overrides)
 
-    human = read_human_items(config.manifests[0])
-    synthetic = (
-        synthetic_items(
-            config.synthetic_dir,
-            config.synthetic_sources,
-            config.synthetic_variants,
-            config.synthetic_holdout_mod,
-            config.seed,
-        )
-        if config.synthetic_dir
-        else []
-    )
+    human, synthetic = training_items(config)
     started = time.perf_counter()
     base = Trainer(replace(config, out_dir=f"{args.out}/cache"))
     human_cache, synth_cache = base.prepare(human, synthetic)  # reused from config.cache_dir when present
@@ -93,7 +83,8 @@ def main() -> None:
         )
         from pixgrade.model.checkpoint import load_checkpoint
 
-        trainer.model, _ = load_checkpoint(result.best_path)
+        best_model, _ = load_checkpoint(result.best_path)
+        trainer.model = best_model.to(trainer.device)
         pred = trainer.predict([human_cache[i] for i in test])
         true = np.array([human[i].score for i in test])
         row = {

@@ -189,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="target a running server (loopback only) instead of starting one")
     parser.add_argument("--model", default="random", help="for the started server: default, random, none or a path")
-    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"), help="for the started server")
+    parser.add_argument(
+        "--backend", default="auto", choices=("auto", "int8", "onnx", "fp32", "torch"), help="for the started server"
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=float, default=15.0, help=f"seconds of load (at most {MAX_DURATION:.0f})")
     parser.add_argument("--size", default="800x600", help="WIDTHxHEIGHT of the uploaded JPEGs (default 800x600)")

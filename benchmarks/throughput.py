@@ -17,8 +17,9 @@ mostly importing NumPy, OpenCV and Pillow; cleanvision's own set-up) cancels out
 - ``decode-reduced``: the same with ``max_side=512``, as the pipeline decodes (JPEG DCT scaling);
 - ``measures``: ``Scorer(model=None).score_paths`` (decode + the 11 factor measures, 2 worker processes);
 - ``torch`` / ``onnx`` / ``int8``: the full pipeline with the model on PyTorch, ONNX Runtime fp32, and ONNX Runtime
-  INT8 (static, calibrated on 32 products-fashion + livec images that are not in the timed folders), the model
-  in the main process (the default);
+  INT8, the model in the main process (the default). INT8 is the shipped static INT8 export of the default model
+  (``backend="int8"``, what ``auto`` picks); for another checkpoint, or if the shipped file is missing or stale, a
+  static export calibrated on 32 products-fashion + livec images that are not in the timed folders;
 - ``int8-workers``: INT8 with ``Scorer(model_in_workers=True)`` (each worker decodes, measures and runs its own
   one-thread copy of the model);
 - ``cleanvision``: ``Imagelab(data_path=folder).find_issues()`` (all default issue checks) run by the interpreter
@@ -154,7 +155,7 @@ def run_one(config: str, folder: Path, model: str | None) -> dict[str, Any]:
         return {**full, "first": first, "load_seconds": load_seconds}
     from pixgrade.pipeline import Scorer
 
-    backend = {"torch": "torch", "onnx": "onnx"}.get(config, "auto")
+    backend = {"torch": "torch", "onnx": "onnx", "int8": "int8", "int8-workers": "int8"}.get(config, "auto")
     scorer = Scorer(
         model=model if config != "measures" else None, backend=backend, model_in_workers=config.endswith("-workers")
     )
@@ -198,6 +199,17 @@ def prepare_int8(checkpoint: Path, workdir: Path, exclude: set[str]) -> Path:
     fashion = sorted((root / "products-fashion" / "images").glob("*.jpg"))[-16:]
     livec = [p for p in sorted((root / "livec-train" / "images").iterdir()) if p.name not in exclude][-16:]
     return export_model(checkpoint, out, int8=True, calibration_images=[*fashion, *livec])
+
+
+def shipped_int8(checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` has an up-to-date INT8 export that ``backend="int8"`` loads (the shipped one)."""
+    from pixgrade.model.onnx_predictor import OnnxModelError
+    from pixgrade.model.predictor import load_predictor
+
+    try:
+        return load_predictor(checkpoint, backend="int8").backend == "int8"
+    except (OnnxModelError, ImportError):
+        return False
 
 
 def steady(r: dict[str, Any]) -> tuple[float, float, float]:
@@ -269,7 +281,10 @@ def main() -> int:
             from pixgrade.model.predictor import load_predictor
 
             load_predictor(checkpoint, backend="onnx")  # export into the cache now, not while timing
-        if {"int8", "int8-workers"} & set(args.configs):
+        if {"int8", "int8-workers"} & set(args.configs) and shipped_int8(checkpoint):
+            models["int8"] = models["int8-workers"] = str(checkpoint)
+            print("int8: the shipped INT8 export of the default model")
+        elif {"int8", "int8-workers"} & set(args.configs):
             models["int8"] = models["int8-workers"] = str(
                 prepare_int8(checkpoint, workdir, {p.name for p in folders.get("livec", workdir).iterdir()})
             )

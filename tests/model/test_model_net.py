@@ -62,6 +62,20 @@ def test_cached_stem_path_equals_the_full_forward(name: str) -> None:
             assert torch.allclose(full["severities"], split["severities"], atol=1e-5)
 
 
+def test_detached_features_train_the_heads_only() -> None:
+    model = create_model("pixgrade_mnv2")
+    x = torch.rand(2, 3, 64, 64)
+    hidden, stats = model.forward_stem(x, 14)
+    for detach in (False, True):
+        model.zero_grad(set_to_none=True)
+        out = model.forward_from_stem(hidden, 14, stats, detach_features=detach)
+        (out["score"].sum() + out["severities"].sum()).backward()
+        backbone_grads = [p.grad for p in model.backbone.parameters() if p.grad is not None]
+        head_grads = [p.grad for p in model.score_head.parameters() if p.grad is not None]
+        assert head_grads, "the score head must learn either way"
+        assert bool(backbone_grads) is not detach
+
+
 def test_checkpoint_round_trip_keeps_outputs_and_metadata(tmp_path: Path) -> None:
     model = create_model(hidden=32).eval()
     with torch.no_grad():

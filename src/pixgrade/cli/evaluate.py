@@ -11,6 +11,7 @@ import csv
 import sys
 from pathlib import Path
 
+from pixgrade.cli.options import BACKEND_CHOICES
 from pixgrade.errors import PixgradeError
 
 OUTPUT_FILES = ("predictions.csv", "metrics.json", "report.html")
@@ -28,7 +29,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("manifest", type=Path, metavar="MANIFEST")
     parser.add_argument("--model", default="default", help="'default' (shipped weights) or a checkpoint path")
     parser.add_argument(
-        "--backend", default="auto", choices=("auto", "torch", "onnx"), help="inference backend (default auto)"
+        "--backend",
+        default="fp32",
+        choices=BACKEND_CHOICES,
+        help=(
+            "inference backend (default fp32: the model's exact weights, on fp32 ONNX Runtime when installed, else "
+            "PyTorch; evaluate measures the model itself, not its INT8 approximation, unless you pass int8 or auto)"
+        ),
     )
     parser.add_argument("-o", "--output", type=Path, metavar="OUTDIR", help="default: <manifest name>-eval/")
     parser.add_argument("--batch-size", type=int, default=16, help="images per predictor call (default 16)")

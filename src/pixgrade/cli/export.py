@@ -15,7 +15,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Export the quality model to ONNX: input 'image' uint8 (N, H, W, 3) RGB with dynamic size, outputs "
             "'score', 'severities', 'embedding'; the model config is stored in the ONNX metadata. Score with it "
-            "by passing the file as --model to score/filter/serve."
+            "by passing the file as --model to score/filter/serve. An INT8 export of a checkpoint NAME.safetensors "
+            "written as NAME.int8.onnx next to it is used by --backend auto/int8 of score/filter/serve as long as "
+            "the checkpoint is unchanged (the SHA-256 of its weights is recorded)."
         ),
     )
     parser.add_argument("--format", choices=["onnx"], default="onnx", help="export format (default: onnx)")

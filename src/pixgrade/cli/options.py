@@ -27,6 +27,15 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+BACKEND_CHOICES = ("auto", "int8", "onnx", "fp32", "torch")
+"""``--backend`` values (:data:`pixgrade.model.predictor.BACKENDS`; not imported here to keep ``--help`` fast)."""
+BACKEND_HELP = (
+    "model runtime: auto (default) = the model's INT8 export on ONNX Runtime when onnxruntime is installed and an "
+    "up-to-date INT8 file exists (shipped for the default model), else fp32 ONNX Runtime, else PyTorch; or force "
+    "int8, onnx (fp32 ONNX Runtime), fp32 (exact weights: onnx, else torch) or torch"
+)
+
+
 def add_model_options(parser: argparse.ArgumentParser, workers_help: str) -> None:
     """``--model``, ``--backend`` and ``--workers``, as every command that scores images takes them."""
     parser.add_argument(
@@ -35,5 +44,5 @@ def add_model_options(parser: argparse.ArgumentParser, workers_help: str) -> Non
         metavar="default|none|PATH",
         help="'default' (shipped model), 'none' (measures only: a documented heuristic score), or a checkpoint",
     )
-    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="model runtime")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help=BACKEND_HELP)
     parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N", help=workers_help)

@@ -88,6 +88,8 @@ def _load_scorer(args: argparse.Namespace) -> Any:
                 "or --model PATH for a checkpoint"
             ) from None
         raise ConfigError(str(exc)) from None
+    except (ValueError, ImportError) as exc:  # a backend that cannot run this model (e.g. int8 without onnxruntime)
+        raise ConfigError(f"--backend {args.backend}: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no files found in {', '.join(args.paths)}")
 
     scorer = _load_scorer(args)
+    if scorer.predictor is not None:
+        print(f"model: {scorer.model_name} on {scorer.predictor.description}", file=sys.stderr)
     writer: ResultWriter | None = None
     if output is not None:
         writer = open_writer(output, resume=args.resume, overwrite=args.overwrite)

@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from pixgrade.cli.options import BACKEND_CHOICES, BACKEND_HELP
 from pixgrade.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     parser.add_argument("--model", default="default", help="'default' (shipped weights), a checkpoint path, or 'none'")
-    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"), help="inference backend")
+    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help=BACKEND_HELP)
     parser.add_argument("--policy", default=None, metavar="NAME", help="marketplace rule preset applied to each image")
     parser.add_argument(
         "--api-key",
@@ -48,7 +49,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--torch-threads",
         type=int,
         default=0,
-        help="intra-op threads of the model (default 0: PyTorch's choice; 1 is faster on a busy small machine)",
+        help=(
+            "PyTorch's intra-op threads, for the torch backend and heatmaps (default 0: PyTorch's choice; 1 is faster "
+            "on a busy small machine); ONNX Runtime backends use PIXGRADE_NUM_THREADS or all CPUs"
+        ),
     )
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     return parser
@@ -81,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.torch_threads < 0:
         raise ConfigError(f"--torch-threads must be >= 0, got {args.torch_threads}")
-    if args.torch_threads:
-        import torch
+    if args.torch_threads:  # applied when PyTorch loads (torch backend, heatmaps): INT8/ONNX serving never imports it
+        from pixgrade.model.predictor import set_torch_threads
 
-        torch.set_num_threads(args.torch_threads)
+        set_torch_threads(args.torch_threads)
     from pixgrade.pipeline.scorer import Scorer
 
     try:
@@ -93,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{exc}; pass --model CHECKPOINT for a trained checkpoint, or --model none for factor measures only"
         ) from None
+    except (ValueError, ImportError) as exc:  # a backend that cannot run this model
+        raise ConfigError(f"--backend {args.backend}: {exc}") from None
     app = create_app(
         scorer,
         policy=args.policy,
@@ -104,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         max_files=args.max_files,
         decode_threads=args.threads,
     )
+    if scorer.predictor is not None:
+        print(f"pixgrade serve: model {scorer.model_name} on {scorer.predictor.description}", file=sys.stderr)
     print(f"pixgrade serve: http://{args.host}:{args.port}/  (API docs: /docs, metrics: /metrics)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug")
     return 0

@@ -34,6 +34,7 @@ def export_model(
     quant_method: str = "static",
     opset: int = DEFAULT_OPSET,
     overwrite: bool = False,
+    calibration_info: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` as ONNX to ``output`` (atomically) and return the path.
 
@@ -45,6 +46,7 @@ def export_model(
         quant_method: ``"static"`` or ``"dynamic"``.
         opset: ONNX opset (>= 17).
         overwrite: replace an existing ``output``; otherwise an existing file is an error.
+        calibration_info: for INT8, stored as ``onnx.calibration`` in the metadata (which images calibrated it).
 
     Raises:
         FileExistsError: ``output`` exists and ``overwrite`` is false.
@@ -70,4 +72,4 @@ def export_model(
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pixgrade-export-", dir=output.parent) as tmpdir:
         fp32 = export_onnx(net, Path(tmpdir) / "fp32.onnx", metadata, opset=opset, source_sha256=digest)
-        return quantize_int8(fp32, output, calibration_images, method=quant_method)
+        return quantize_int8(fp32, output, calibration_images, method=quant_method, calibration_info=calibration_info)

@@ -115,6 +115,7 @@ def quantize_int8(
     *,
     method: str = "static",
     per_channel: bool = True,
+    calibration_info: dict[str, Any] | None = None,
 ) -> Path:
     """Quantise an fp32 pixgrade ONNX export to INT8; writes ``output`` atomically and returns it.
 
@@ -126,6 +127,7 @@ def quantize_int8(
             ones to be scored (product photos, camera pictures), not synthetic noise.
         method: ``"static"`` or ``"dynamic"``.
         per_channel: per-output-channel weight scales (more accurate for depthwise convolutions).
+        calibration_info: stored as ``onnx.calibration`` in the metadata (e.g. which images calibrated it).
 
     Raises:
         ValueError: unknown method, or static quantisation without calibration images.
@@ -184,6 +186,8 @@ def quantize_int8(
             label = f"int8-dynamic{'-per-channel' if per_channel else ''}"
         model = onnx.load(str(quantised))
         info["onnx"] = {**info["onnx"], "quantization": label, "calibration_images": len(calibration_images)}
+        if calibration_info is not None:
+            info["onnx"]["calibration"] = calibration_info
         write_onnx_metadata(model, info)
         model.producer_name = "pixgrade"
         staged = Path(tmpdir) / "final.onnx"

@@ -151,12 +151,20 @@ class QualityNet(nn.Module):
         return hidden, torch.cat(stats, dim=1) if stats else empty
 
     def forward_from_stem(
-        self, hidden: torch.Tensor, start: int, stem_stats: torch.Tensor, detach_severity: bool = False
+        self,
+        hidden: torch.Tensor,
+        start: int,
+        stem_stats: torch.Tensor,
+        detach_severity: bool = False,
+        detach_features: bool = False,
     ) -> dict[str, torch.Tensor]:
-        """Finish the forward pass from layer ``start`` given :meth:`forward_stem`'s outputs."""
-        _, stages = self.backbone.forward_range(hidden, start)
-        stats = [stem_stats] + [_mean_std_pool(stages[i]) for i in self.config.pooled_stages if i in stages]
-        pooled = (torch.cat(stats, dim=1) - self.feature_mean) / self.feature_std
+        """Finish the forward pass from layer ``start`` given :meth:`forward_stem`'s outputs.
+
+        ``detach_features`` runs the backbone without gradients: a loss on the outputs then trains the heads only."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not detach_features):
+            _, stages = self.backbone.forward_range(hidden, start)
+            stats = [stem_stats] + [_mean_std_pool(stages[i]) for i in self.config.pooled_stages if i in stages]
+            pooled = (torch.cat(stats, dim=1) - self.feature_mean) / self.feature_std
         return self.heads(pooled, stages[max(stages)], detach_severity)
 
     @torch.no_grad()

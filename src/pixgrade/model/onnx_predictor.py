@@ -10,12 +10,13 @@ checkpoint's metadata are stored as JSON under the ``pixgrade`` key of the ONNX 
 methods, ``backend = "onnx"``). :func:`load_onnx_predictor` exports a checkpoint on first use into a cache keyed
 by the checkpoint's SHA-256 and reuses it afterwards.
 
-This module imports ``onnxruntime`` and ``onnx`` lazily: importing it never fails when they are missing.
+This module imports ``onnxruntime``, ``onnx`` and PyTorch lazily: importing it never fails when they are missing,
+and running an exported file (:class:`OnnxPredictor`, or :func:`load_onnx_predictor` with a cached export) never
+imports PyTorch — only exporting does.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import logging
@@ -23,15 +24,17 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from pixgrade.errors import PixgradeError
-from pixgrade.model.net import IMAGENET_MEAN, IMAGENET_STD, ModelConfig, QualityNet
-from pixgrade.model.predictor import PredictorBase, resize_for_model
+from pixgrade.model.predictor import PredictorBase, _sha256, resize_for_model
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from pixgrade.model.net import QualityNet
 
 __all__ = [
     "EXPORT_FORMAT_VERSION",
@@ -74,30 +77,37 @@ def onnx_available() -> bool:
     return True
 
 
-class _ExportWrapper(nn.Module):
+def _export_wrapper(net: QualityNet) -> nn.Module:
     """uint8 NHWC RGB in, ImageNet normalisation inside, the three outputs as a tuple.
 
     The normalisation ``(x - 255 mean) / (255 std)`` is a fixed 1x1 depthwise convolution on the NCHW tensor rather
     than a broadcast ``Sub``/``Div``: ONNX Runtime's NHWC layout transformer (used by the INT8 model's quantised
     convolutions) would otherwise move those element-wise ops into NHWC, where broadcasting over the last axis of
     size 3 is slow (it took longer than the first convolution), and a convolution is quantised along with the
-    backbone.
+    backbone. (Built in a function so that importing this module does not import PyTorch.)
     """
+    import torch
+    from torch import nn
 
-    def __init__(self, net: QualityNet) -> None:
-        super().__init__()
-        self.net = net
-        std255 = torch.tensor(IMAGENET_STD) * 255.0
-        mean255 = torch.tensor(IMAGENET_MEAN) * 255.0
-        self.normalise = nn.Conv2d(3, 3, kernel_size=1, groups=3, bias=True)
-        self.normalise.weight = nn.Parameter((1.0 / std255).view(3, 1, 1, 1), requires_grad=False)
-        self.normalise.bias = nn.Parameter(-mean255 / std255, requires_grad=False)
+    from pixgrade.model.net import IMAGENET_MEAN, IMAGENET_STD
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.normalise(image.permute(0, 3, 1, 2).float())
-        stages = self.net.forward_features(x)
-        out = self.net.heads(self.net.pool(stages), stages[-1])
-        return out["score"], out["severities"], out["embedding"]
+    class ExportWrapper(nn.Module):
+        def __init__(self, net: QualityNet) -> None:
+            super().__init__()
+            self.net = net
+            std255 = torch.tensor(IMAGENET_STD) * 255.0
+            mean255 = torch.tensor(IMAGENET_MEAN) * 255.0
+            self.normalise = nn.Conv2d(3, 3, kernel_size=1, groups=3, bias=True)
+            self.normalise.weight = nn.Parameter((1.0 / std255).view(3, 1, 1, 1), requires_grad=False)
+            self.normalise.bias = nn.Parameter(-mean255 / std255, requires_grad=False)
+
+        def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            x = self.normalise(image.permute(0, 3, 1, 2).float())
+            stages = self.net.forward_features(x)
+            out = self.net.heads(self.net.pool(stages), stages[-1])
+            return out["score"], out["severities"], out["embedding"]
+
+    return ExportWrapper(net)
 
 
 def _atomic_target(path: Path) -> Path:
@@ -156,12 +166,13 @@ def export_onnx(
         ValueError: ``opset`` below 17.
     """
     import onnx
+    import torch
 
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wrapper = _ExportWrapper(net).eval()
+    wrapper = _export_wrapper(net).eval()
     dummy = torch.randint(0, 256, (1, 96, 128, 3), dtype=torch.uint8)
     dynamic_axes = {INPUT_NAME: {0: "batch", 1: "height", 2: "width"}}
     dynamic_axes.update({name: {0: "batch"} for name in OUTPUT_NAMES})
@@ -271,13 +282,22 @@ class OnnxPredictor(PredictorBase):
         if raw is None:
             raise OnnxModelError(f"{self.path}: ONNX model has no pixgrade metadata (export it with `pixgrade export`)")
         info: dict[str, Any] = json.loads(raw)
-        config = ModelConfig.from_dict(info["config"])
+        config = info.get("config")
+        if not isinstance(config, dict) or not {"max_side", "min_side", "severity_names"} <= set(config):
+            raise OnnxModelError(f"{self.path}: the pixgrade metadata has no model config (input policy, severities)")
         self.metadata: dict[str, Any] = info
-        self.config = config
-        self.input_max_side = config.max_side
-        self.min_side = config.min_side
-        self.severity_names = config.severity_names
+        self.config: dict[str, Any] = config
+        """The model config (:meth:`pixgrade.model.ModelConfig.to_dict`), read without importing PyTorch."""
+        self.input_max_side = int(config["max_side"])
+        self.min_side = int(config["min_side"])
+        self.severity_names = tuple(config["severity_names"])
         self.quantization: str | None = (info.get("onnx") or {}).get("quantization")
+        self.backend = "int8" if str(self.quantization or "").startswith("int8") else "onnx"
+
+    @property
+    def description(self) -> str:
+        kind = self.quantization or "fp32"
+        return f"{self.backend} (ONNX Runtime {kind}, {self.path.name})"
 
     def __repr__(self) -> str:
         quant = f", quantization={self.quantization!r}" if self.quantization else ""
@@ -290,14 +310,6 @@ class OnnxPredictor(PredictorBase):
 
 
 # --------------------------------------------------------------------------------------------------- caching
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_dir() -> Path:
@@ -347,8 +359,6 @@ def load_onnx_predictor(checkpoint: str | Path, num_threads: int | None = None) 
         FileNotFoundError: the checkpoint does not exist.
         OnnxModelError: no cache folder is writable.
     """
-    from pixgrade.model.checkpoint import load_checkpoint
-
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: model checkpoint not found")
@@ -364,6 +374,8 @@ def load_onnx_predictor(checkpoint: str | Path, num_threads: int | None = None) 
                 continue
             if (predictor.metadata.get("onnx") or {}).get("source_sha256") == digest:
                 return predictor
+    from pixgrade.model.checkpoint import load_checkpoint  # imports torch: only when exporting
+
     net, metadata = load_checkpoint(checkpoint)
     errors = []
     for folder in folders:

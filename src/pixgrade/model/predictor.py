@@ -1,28 +1,61 @@
-"""Run a trained :class:`QualityNet` on RGB images: resizing per the model's input policy, batching, outputs."""
+"""Run a trained :class:`QualityNet` on RGB images: resizing per the model's input policy, outputs, and the choice
+of backend (:func:`load_predictor`).
+
+This module does not import PyTorch: the torch backend (:class:`Predictor`, :func:`prepare_input`) imports it when
+used, so scoring with ONNX Runtime (``backend="int8"``/``"onnx"``, or ``"auto"`` with an exported model) starts
+without loading torch (about 1.3 s and 300 MB saved; docs/performance.md).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
-import torch
 
-from pixgrade.model.checkpoint import load_checkpoint
-from pixgrade.model.net import IMAGENET_MEAN, IMAGENET_STD, QualityNet
+from pixgrade.errors import ConfigError, PixgradeError
 
 if TYPE_CHECKING:
+    import torch
+
+    from pixgrade.model.net import QualityNet
     from pixgrade.model.onnx_predictor import OnnxPredictor
 
-__all__ = ["DEFAULT_MODEL_PATH", "ModelOutput", "Predictor", "PredictorBase", "load_predictor", "prepare_input"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_INT8_PATH",
+    "DEFAULT_MODEL_PATH",
+    "BackendUnavailableError",
+    "ModelOutput",
+    "Predictor",
+    "PredictorBase",
+    "int8_path_for",
+    "load_predictor",
+    "prepare_input",
+    "resize_for_model",
+    "set_torch_threads",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_PATH = Path(__file__).parent / "weights" / "pixgrade_mnv2.safetensors"
+DEFAULT_INT8_PATH = DEFAULT_MODEL_PATH.with_name("pixgrade_mnv2.int8.onnx")
+"""The shipped static INT8 export of :data:`DEFAULT_MODEL_PATH` (``make int8-model`` rebuilds it)."""
+
+BACKENDS: tuple[str, ...] = ("auto", "int8", "onnx", "fp32", "torch")
+"""Backends :func:`load_predictor` accepts (see its docstring)."""
+
+_P = TypeVar("_P", bound="PredictorBase")
+
+
+class BackendUnavailableError(PixgradeError, ImportError):
+    """The requested backend needs a package that is not installed (onnxruntime)."""
 
 
 @dataclass
@@ -53,7 +86,12 @@ def resize_for_model(rgb: np.ndarray, max_side: int, min_side: int = 64) -> np.n
 
 
 def prepare_input(rgb: np.ndarray, max_side: int, min_side: int = 64) -> torch.Tensor:
-    """RGB uint8 ``(H, W, 3)`` → ImageNet-normalised float tensor ``(1, 3, H', W')`` per the input policy."""
+    """RGB uint8 ``(H, W, 3)`` → ImageNet-normalised float tensor ``(1, 3, H', W')`` per the input policy
+    (the torch backend's input; imports torch)."""
+    import torch
+
+    from pixgrade.model.net import IMAGENET_MEAN, IMAGENET_STD
+
     resized = resize_for_model(rgb, max_side, min_side)
     if not resized.flags.writeable:
         resized = resized.copy()
@@ -71,6 +109,11 @@ class PredictorBase:
     input_max_side: int
     min_side: int
     severity_names: tuple[str, ...]
+
+    @property
+    def description(self) -> str:
+        """What runs the model, in words (for logs and messages), e.g. ``"int8 (ONNX Runtime, ...)"``."""
+        return self.backend
 
     def _run(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -98,12 +141,34 @@ class PredictorBase:
         return np.stack([self._run(rgb)["embedding"] for rgb in images]).astype(np.float32)
 
 
+_TORCH_THREADS: int | None = None
+
+
+def set_torch_threads(num_threads: int) -> None:
+    """PyTorch's intra-op threads for the torch backend (and Grad-CAM): applied at once when PyTorch is already
+    imported, else when a :class:`Predictor` is first created — so setting it never imports PyTorch itself."""
+    global _TORCH_THREADS
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+    _TORCH_THREADS = num_threads
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(num_threads)
+
+
 class Predictor(PredictorBase):
     """Scores RGB images with a :class:`QualityNet` (PyTorch backend)."""
 
     backend = "torch"
 
+    @property
+    def description(self) -> str:
+        return "torch (PyTorch, fp32)"
+
     def __init__(self, model: QualityNet, metadata: dict | None = None) -> None:
+        if _TORCH_THREADS is not None:
+            import torch
+
+            torch.set_num_threads(_TORCH_THREADS)
         self.model = model.eval()
         self.metadata = metadata or {}
         self.input_max_side = model.config.max_side
@@ -111,9 +176,70 @@ class Predictor(PredictorBase):
         self.severity_names = model.config.severity_names
 
     def _run(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
         with torch.inference_mode():
             out = self.model(prepare_input(rgb, self.input_max_side, self.min_side))
         return {k: v[0].numpy() for k, v in out.items()}
+
+
+def int8_path_for(checkpoint: str | Path) -> Path:
+    """Where ``backend="auto"``/``"int8"`` look for the INT8 export of a safetensors checkpoint: the same name with
+    ``.int8.onnx`` next to it (``pixgrade_mnv2.safetensors`` → ``pixgrade_mnv2.int8.onnx``)."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(f"{checkpoint.stem}.int8.onnx")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _runtime_available() -> bool:
+    """True when ONNX Runtime can be imported (enough to run an existing ONNX file; exporting also needs onnx)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _int8_rebuild_hint(checkpoint: Path) -> str:
+    if checkpoint.resolve() == DEFAULT_MODEL_PATH.resolve():
+        return "rebuild it with `make int8-model` (python tools/build_int8_model.py)"
+    return (
+        f"make one with `pixgrade export --int8 --model {checkpoint} -o {int8_path_for(checkpoint)} "
+        "--calibration PHOTOS`"
+    )
+
+
+def _load_int8(checkpoint: Path, digest: str, num_threads: int | None) -> tuple[OnnxPredictor | None, str, bool]:
+    """The INT8 export of ``checkpoint`` (see :func:`int8_path_for`) when it exists, is a static INT8 pixgrade export
+    and was made from exactly these weights (its ``onnx.source_sha256`` metadata equals ``digest``); else ``None``,
+    why not, and whether that deserves a warning (a file is there but unusable) rather than a note (no file)."""
+    from pixgrade.model.onnx_predictor import OnnxModelError, OnnxPredictor
+
+    path = int8_path_for(checkpoint)
+    if not path.is_file():
+        return None, f"no INT8 export {path.name} next to {checkpoint.name}", False
+    try:
+        predictor = OnnxPredictor(path, num_threads=num_threads)
+    except OnnxModelError as exc:
+        return None, f"unreadable INT8 export ({exc})", True
+    info = predictor.metadata.get("onnx") or {}
+    if not str(info.get("quantization") or "").startswith("int8-static"):
+        return None, f"{path} is not a static INT8 export (quantization: {info.get('quantization')})", True
+    source = info.get("source_sha256")
+    if source != digest:
+        why = (
+            f"{path} is stale: it was made from other weights (SHA-256 {str(source)[:12]}…, the checkpoint is "
+            f"{digest[:12]}…); {_int8_rebuild_hint(checkpoint)}"
+        )
+        return None, why, True
+    return predictor, "", False
 
 
 def load_predictor(
@@ -122,44 +248,89 @@ def load_predictor(
     """Load a predictor: ``"default"`` is the model shipped inside the package, else a checkpoint path
     (safetensors) or an ONNX file written by ``pixgrade export``.
 
-    ``backend``:
+    ``backend`` (:data:`BACKENDS`), for a safetensors checkpoint:
 
-    - ``"torch"``: PyTorch (needs a safetensors checkpoint);
-    - ``"onnx"``: ONNX Runtime; a checkpoint is exported to ONNX on first use and cached (next to the
-      checkpoint when writable, else in ``~/.cache/pixgrade``; keyed by the checkpoint's SHA-256);
-    - ``"auto"``: ONNX Runtime when ``onnx`` and ``onnxruntime`` are installed (about 3–4x faster on CPU, see
-      docs/performance.md), falling back to torch with a warning if the export fails; torch otherwise.
+    - ``"auto"`` (default): the fastest available — the checkpoint's static INT8 export
+      (:func:`int8_path_for`: ``<name>.int8.onnx`` next to it, shipped for the default model) when ONNX Runtime is
+      installed and that file was made from exactly these weights (SHA-256 in its metadata); else fp32 ONNX
+      Runtime (exported on first use, needs ``onnx``); else PyTorch. A stale INT8 file is skipped with a warning.
+      Nothing is calibrated implicitly: a checkpoint without an INT8 export runs in fp32.
+    - ``"int8"``: that INT8 export; :class:`~pixgrade.model.onnx_predictor.OnnxModelError` when it is missing or stale.
+    - ``"onnx"``: fp32 ONNX Runtime; the checkpoint is exported on first use and cached (next to the checkpoint when
+      writable, else in ``~/.cache/pixgrade``; keyed by the checkpoint's SHA-256).
+    - ``"fp32"``: the exact (unquantised) model on the fastest runtime: fp32 ONNX Runtime when installed, else
+      PyTorch (what ``pixgrade evaluate`` uses by default).
+    - ``"torch"``: PyTorch.
+
+    An ONNX file runs as it is with ``auto``/``onnx``; ``int8`` requires it to be quantised and ``fp32`` requires
+    it not to be; ``torch`` is refused. The choice is logged (logger ``pixgrade.model.predictor``, INFO).
 
     ``num_threads`` sets ONNX Runtime's intra-op threads (default: ``PIXGRADE_NUM_THREADS``, ``OMP_NUM_THREADS``
     or all CPUs of the process); the torch backend ignores it.
 
+    Only the torch backend (and exporting a checkpoint to fp32 ONNX on first use) imports PyTorch.
+
     Raises:
         FileNotFoundError: the checkpoint does not exist.
-        ValueError: unknown backend, or an ONNX file with ``backend="torch"``.
-        ImportError: ``backend="onnx"`` without onnxruntime installed.
+        ConfigError: (a ``ValueError``) unknown backend, or a backend that cannot run the given ONNX file.
+        BackendUnavailableError: (an ``ImportError``) ``backend="onnx"``/``"int8"``, or an ONNX file, without
+            onnxruntime installed.
+        OnnxModelError: ``backend="int8"`` and the checkpoint has no up-to-date INT8 export.
     """
-    if backend not in ("auto", "torch", "onnx"):
-        raise ValueError(f"unknown backend {backend!r}; choose torch, onnx or auto")
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     path = DEFAULT_MODEL_PATH if str(model) == "default" else Path(model)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model checkpoint not found")
+    runtime = _runtime_available()
+    if backend in ("onnx", "int8") and not runtime:
+        raise BackendUnavailableError(f"backend {backend!r} needs onnxruntime: pip install 'pixgrade[onnx]'")
+
     if path.suffix.lower() == ".onnx":
         if backend == "torch":
-            raise ValueError(f"{path}: an ONNX model needs backend 'onnx' or 'auto', not 'torch'")
+            raise ConfigError(f"{path}: an ONNX model needs backend 'auto', 'onnx', 'int8' or 'fp32', not 'torch'")
+        if not runtime:
+            raise BackendUnavailableError(
+                f"{path}: running an ONNX model needs onnxruntime: pip install 'pixgrade[onnx]'"
+            )
         from pixgrade.model.onnx_predictor import OnnxPredictor
 
-        return OnnxPredictor(path, num_threads=num_threads)
-    if backend in ("auto", "onnx"):
-        from pixgrade.model.onnx_predictor import load_onnx_predictor, onnx_available
+        onnx_predictor = OnnxPredictor(path, num_threads=num_threads)
+        if backend == "int8" and onnx_predictor.quantization is None:
+            raise ConfigError(f"{path}: an fp32 ONNX model, not INT8; use backend 'onnx' or 'auto'")
+        if backend == "fp32" and onnx_predictor.quantization is not None:
+            raise ConfigError(
+                f"{path}: a quantised model ({onnx_predictor.quantization}), not fp32; use backend 'int8' or 'auto'"
+            )
+        return _chosen(onnx_predictor, path, backend)
 
-        if backend == "onnx":
-            if not onnx_available():
-                raise ImportError("backend 'onnx' needs onnx and onnxruntime: pip install 'pixgrade[onnx]'")
-            return load_onnx_predictor(path, num_threads=num_threads)
-        if onnx_available():
-            try:
-                return load_onnx_predictor(path, num_threads=num_threads)
-            except Exception as exc:  # any export/ORT failure: torch still works, so fall back loudly
-                logger.warning("%s: ONNX Runtime backend unavailable (%s); using torch", path, exc)
+    if backend in ("auto", "int8") and runtime:
+        int8, why_not, warn = _load_int8(path, _sha256(path), num_threads)
+        if int8 is not None:
+            return _chosen(int8, path, backend)
+        if backend == "int8":
+            from pixgrade.model.onnx_predictor import OnnxModelError
+
+            raise OnnxModelError(f"{path}: backend 'int8' needs an up-to-date INT8 export: {why_not}")
+        if warn:
+            logger.warning("%s; using fp32", why_not)
+        else:
+            logger.info("%s: %s; using fp32", path, why_not)
+    if backend == "onnx" or (backend in ("auto", "fp32") and runtime):
+        from pixgrade.model.onnx_predictor import load_onnx_predictor
+
+        try:
+            return _chosen(load_onnx_predictor(path, num_threads=num_threads), path, backend)
+        except Exception as exc:  # any export/ORT failure: torch still works, so fall back loudly
+            if backend == "onnx":
+                raise
+            logger.warning("%s: ONNX Runtime backend unavailable (%s); using torch", path, exc)
+    from pixgrade.model.checkpoint import load_checkpoint
+
     net, metadata = load_checkpoint(path)
-    return Predictor(net, metadata)
+    return _chosen(Predictor(net, metadata), path, backend)
+
+
+def _chosen(predictor: _P, path: Path, requested: str) -> _P:
+    logger.info("model %s: backend %r chose %s", path, requested, predictor.description)
+    return predictor

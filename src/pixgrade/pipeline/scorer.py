@@ -64,7 +64,9 @@ class Scorer:
         model: ``"default"`` (the weights shipped with pixgrade), a checkpoint path, an already loaded
             ``Predictor`` (anything with ``predict(images) -> list[ModelOutput]`` and ``input_max_side``), or
             ``None``/``"none"`` for measures only (score from :func:`~pixgrade.pipeline.combine.measures_score`).
-        backend: ``"auto"``, ``"torch"`` or ``"onnx"`` (passed to ``load_predictor``).
+        backend: ``"auto"`` (INT8 ONNX Runtime when the model has an up-to-date INT8 export, else fp32 ONNX
+            Runtime, else PyTorch), ``"int8"``, ``"onnx"``, ``"fp32"`` or ``"torch"``; see
+            :func:`pixgrade.model.predictor.load_predictor`.
         factors: factor names to measure (default: all of :data:`pixgrade.measures.FACTOR_NAMES`).
         max_pixels: refuse images with more pixels than this (decompression-bomb guard).
         analysis_max_side: decode at most this longest side (``None``: full resolution). ``"auto"`` (default) is

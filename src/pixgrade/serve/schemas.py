@@ -120,7 +120,7 @@ class HealthOut(BaseModel):
     status: str = Field(description="'ok', or 'unavailable' when the model worker is not running")
     version: str
     model: str
-    backend: str = Field(description="inference backend: 'torch', 'onnx', or 'none' (measures only)")
+    backend: str = Field(description="inference backend: 'int8', 'onnx' (fp32), 'torch', or 'none' (measures only)")
     heatmaps: bool = Field(description="true when POST /v1/score?heatmap=true is supported")
     policy: str | None
     auth_required: bool

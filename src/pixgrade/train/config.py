@@ -29,6 +29,9 @@ class TrainConfig:
         synthetic_holdout_mod: photos whose product id is divisible by this are held out for evaluation.
     Run:
         cache_dir: folder where the cached stems are kept and reused by later runs on the same data ("" = none).
+        device: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. On CUDA the cached
+            samples are kept on the GPU.
+        mixed_precision: on CUDA, run forward and backward passes in bfloat16 autocast (ignored on the CPU).
     Model and optimisation:
         model: registered model name (``pixgrade.model.list_models()``).
         trainable_from: backbone layers before this index stay frozen (ImageNet weights) and their outputs are
@@ -38,6 +41,8 @@ class TrainConfig:
             level rises) against the human-score loss.
         ema_decay: when > 0, validate and save an exponential moving average of the weights (decay per step,
             e.g. 0.99) instead of the raw weights: smoother than any single step on a small dataset.
+        detach_synthetic: the synthetic losses (ranking and severities) train the heads only; the backbone
+            learns from the human scores alone.
         severity_weight: weight of the severity loss; ``detach_severity`` keeps it from changing the shared
             features (the severity head then reads the features that the score uses).
     """
@@ -65,11 +70,13 @@ class TrainConfig:
     synthetic_weight: float = 0.5
     severity_weight: float = 1.0
     detach_severity: bool = True
+    detach_synthetic: bool = False
     ema_decay: float = 0.0
     # run
     seed: int = 0
     threads: int = 0
     device: str = "auto"
+    mixed_precision: bool = True
     out_dir: str = "runs/pixgrade_mnv2"
     cache_dir: str = ""
     resume: bool = False

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from pixgrade.errors import ConfigError
 from pixgrade.model.net import QualityNet
 from pixgrade.model.predictor import prepare_input
+from pixgrade.train.config import TrainConfig
 
 __all__ = [
     "CachedSample",
@@ -31,6 +32,7 @@ __all__ = [
     "cache_samples",
     "read_human_items",
     "synthetic_items",
+    "training_items",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,24 @@ def synthetic_items(
     return items
 
 
+def training_items(config: TrainConfig, seed: int | None = None) -> tuple[list[HumanItem], list[SyntheticItem]]:
+    """The rated items of every manifest of ``config`` and the synthetic items it asks for (chosen with ``seed``,
+    default ``config.seed``; cross-validation keeps one seed for all folds so that they share one cache)."""
+    human: list[HumanItem] = []
+    for source in config.manifests:
+        human.extend(read_human_items(source))
+    synthetic: list[SyntheticItem] = []
+    if config.synthetic_dir:
+        synthetic = synthetic_items(
+            config.synthetic_dir,
+            config.synthetic_sources,
+            config.synthetic_variants,
+            config.synthetic_holdout_mod,
+            config.seed if seed is None else seed,
+        )
+    return human, synthetic
+
+
 def _load_rgb(path: str) -> np.ndarray:
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
@@ -136,6 +156,7 @@ def cache_samples(
     from pixgrade.model.net import SEVERITY_NAMES
 
     model.eval()
+    device = next(model.parameters()).device
     groups: dict[str, int] = {}
     samples = []
     for item in tqdm(items, desc=desc, disable=not progress, leave=False):
@@ -150,8 +171,9 @@ def cache_samples(
                 channel = SEVERITY_NAMES.index(get_degradation(item.degradation).severity)
                 severity[channel] = item.level / 5.0
         x = prepare_input(rgb, model.config.max_side, model.config.min_side)
-        xs = torch.cat([x, x.flip(3)]) if mirror else x
+        xs = (torch.cat([x, x.flip(3)]) if mirror else x).to(device)
         hidden, stats = model.forward_stem(xs, stop)
+        hidden, stats = hidden.cpu(), stats.cpu()
         score = float("nan")
         if isinstance(item, HumanItem):
             score = item.score

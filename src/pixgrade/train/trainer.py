@@ -28,12 +28,11 @@ from pixgrade.train.data import (
     SyntheticItem,
     load_or_cache_samples,
     random_crop_batch,
-    read_human_items,
-    synthetic_items,
+    training_items,
 )
 from pixgrade.train.losses import pairwise_rank_loss, score_loss, severity_loss
 
-__all__ = ["TrainResult", "Trainer", "group_split", "train"]
+__all__ = ["TrainResult", "Trainer", "group_split", "train", "train_on_samples"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +79,7 @@ class Trainer:
             else ("cpu" if config.device == "auto" else config.device)
         )
         self.model = model or create_model(config.model, pretrained_backbone=True)
+        self.autocast = config.mixed_precision and self.device.type == "cuda"
         self.start = config.trainable_from
         self.out_dir = Path(config.out_dir)
         self.rng = np.random.default_rng(config.seed)
@@ -93,6 +93,7 @@ class Trainer:
         cached_synthetic: list[CachedSample] | None = None,
     ) -> tuple[list[CachedSample], list[CachedSample]]:
         """Cache the frozen stem of every sample (or reuse caches computed by an earlier call)."""
+        self.model.to(self.device)
         show, cache_dir = self.config.progress, self.config.cache_dir
         human_cache = cached_human or load_or_cache_samples(
             self.model, human, self.start, True, cache_dir and Path(cache_dir) / "rated.pt", show, "caching rated"
@@ -110,22 +111,36 @@ class Trainer:
             )
         return human_cache, synth_cache
 
-    def _set_normalisation(self, samples: Sequence[CachedSample]) -> None:
+    def _set_normalisation(self, samples: Sequence[CachedSample], batch_size: int = 32) -> None:
         """Standardise pooled statistics with their mean/std over the training images (ImageNet trunk)."""
+        from pixgrade.model.net import _mean_std_pool
+
         self.model.eval()
+        by_shape: dict[tuple[int, ...], list[CachedSample]] = {}
+        for sample in samples:
+            by_shape.setdefault(tuple(sample.views[0].shape), []).append(sample)
         pooled = []
         with torch.no_grad():
-            for sample in samples:
-                hidden = sample.views[0].float().unsqueeze(0)
-                _, stages = self.model.backbone.forward_range(hidden, self.start)
-                from pixgrade.model.net import _mean_std_pool
-
-                stats = [sample.stem_stats[0].unsqueeze(0)] + [
-                    _mean_std_pool(stages[i]) for i in self.model.config.pooled_stages if i in stages
-                ]
-                pooled.append(torch.cat(stats, dim=1))
+            for same in by_shape.values():
+                for i in range(0, len(same), batch_size):
+                    chunk = same[i : i + batch_size]
+                    hidden = torch.stack([s.views[0] for s in chunk]).float().to(self.device)
+                    _, stages = self.model.backbone.forward_range(hidden, self.start)
+                    stem = torch.stack([s.stem_stats[0] for s in chunk]).to(self.device)
+                    stats = [stem] + [
+                        _mean_std_pool(stages[j]).float() for j in self.model.config.pooled_stages if j in stages
+                    ]
+                    pooled.append(torch.cat(stats, dim=1).cpu())
         all_pooled = torch.cat(pooled)
         self.model.set_feature_normalisation(all_pooled.mean(0), all_pooled.std(0))
+
+    def _to_device(self, samples: Sequence[CachedSample]) -> None:
+        """Keep the cached tensors on the training device (a GPU holds all of LIVE-C's stems easily)."""
+        if self.device.type == "cpu":
+            return
+        for sample in samples:
+            sample.views = [v.to(self.device, non_blocking=True) for v in sample.views]
+            sample.stem_stats = [s.to(self.device) for s in sample.stem_stats]
 
     # ---------------------------------------------------------------- model parts
     def _freeze(self) -> None:
@@ -138,29 +153,45 @@ class Trainer:
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.eval()
 
-    def _forward(self, batch: Sequence[CachedSample], train: bool) -> dict[str, torch.Tensor]:
+    def _forward(
+        self,
+        batch: Sequence[CachedSample],
+        train: bool,
+        detach_features: bool = False,
+        model: QualityNet | None = None,
+    ) -> dict[str, torch.Tensor]:
         hidden, stats = random_crop_batch(batch, self.config.crop, self.rng, train=train)
-        return self.model.forward_from_stem(
-            hidden.to(self.device), self.start, stats.to(self.device), self.config.detach_severity
-        )
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            out = (model or self.model).forward_from_stem(
+                hidden.to(self.device),
+                self.start,
+                stats.to(self.device),
+                self.config.detach_severity,
+                detach_features,
+            )
+        return {key: value.float() for key, value in out.items()}
 
     # ---------------------------------------------------------------- evaluation
     @torch.no_grad()
-    def predict(self, samples: Sequence[CachedSample]) -> np.ndarray:
-        """Scores of cached samples (whole plain view, one at a time)."""
-        self.model.eval()
-        return np.array([float(self._forward([s], train=False)["score"][0]) for s in samples])
+    def predict(self, samples: Sequence[CachedSample], model: QualityNet | None = None) -> np.ndarray:
+        """Scores of cached samples (whole plain view, one at a time) by ``model`` (default: the trained one)."""
+        model = model or self.model
+        model.eval()
+        return np.array([float(self._forward([s], train=False, model=model)["score"][0]) for s in samples])
 
-    def validate(self, human: Sequence[CachedSample], synthetic: Sequence[CachedSample]) -> dict[str, float]:
+    def validate(
+        self, human: Sequence[CachedSample], synthetic: Sequence[CachedSample], model: QualityNet | None = None
+    ) -> dict[str, float]:
+        """Validation metrics of ``model`` (default: the trained one)."""
         metrics: dict[str, float] = {}
         if human:
-            pred = self.predict(human)
+            pred = self.predict(human, model)
             true = np.array([s.score for s in human])
             metrics["val_srcc"] = float(scipy_stats.spearmanr(pred, true)[0])
             metrics["val_plcc"] = float(scipy_stats.pearsonr(pred, true)[0])
             metrics["val_rmse"] = float(np.sqrt(np.mean((pred - true) ** 2)))
         if synthetic:
-            pred = self.predict(synthetic)
+            pred = self.predict(synthetic, model)
             level = np.array([s.level for s in synthetic])
             metrics["val_synthetic_level_srcc"] = float(-scipy_stats.spearmanr(pred, level)[0])
         return metrics
@@ -188,8 +219,10 @@ class Trainer:
         cfg = self.config
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._freeze()
-        self._set_normalisation(list(train_human) + list(train_synthetic))
         self.model.to(self.device)
+        for samples in (train_human, val_human, train_synthetic, val_synthetic):
+            self._to_device(samples)
+        self._set_normalisation(list(train_human) + list(train_synthetic))
         head_params = list(self.model.score_head.parameters()) + list(self.model.severity_head.parameters())
         backbone_params = [p for p in self.model.backbone.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(
@@ -246,7 +279,7 @@ class Trainer:
                 synth_loss = sev_loss = torch.zeros((), device=self.device)
                 if train_synthetic:
                     sbatch = self._synthetic_batch(train_synthetic, cfg.batch_size)
-                    sout = self._forward(sbatch, train=True)
+                    sout = self._forward(sbatch, train=True, detach_features=cfg.detach_synthetic)
                     level = torch.tensor([float(s.level) for s in sbatch], device=self.device)
                     group = torch.tensor([s.group for s in sbatch], device=self.device)
                     synth_loss = pairwise_rank_loss(sout["score"], -level, group, margin=0.15)
@@ -268,10 +301,9 @@ class Trainer:
                     sums[key] += float(value.detach())
                 bar.set_postfix(loss=f"{sums['loss'] / (step + 1):.3f}")
             record = {"epoch": epoch, **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()}}
-            trained = self.model
-            if ema is not None:  # validate, log and save the averaged weights
-                self.model = ema.module  # type: ignore[assignment]
-            record.update(self.validate(val_human, val_synthetic))
+            # with EMA, the averaged weights are validated, logged and saved
+            evaluated: QualityNet = ema.module if ema is not None else self.model  # type: ignore[assignment]
+            record.update(self.validate(val_human, val_synthetic, evaluated))
             record["seconds"] = time.perf_counter() - started
             history.append(record)
             (self.out_dir / "history.json").write_text(json.dumps(history, indent=1))
@@ -279,7 +311,7 @@ class Trainer:
                 if key != "epoch" and writer is not None:
                     writer.add_scalar(key, metric, epoch)
             if writer is not None and val_human:
-                writer.add_histogram("val_predictions", self.predict(val_human[:64]), epoch)
+                writer.add_histogram("val_predictions", self.predict(val_human[:64], evaluated), epoch)
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in record.items()})
             if cfg.progress:
                 print(json.dumps({k: round(v, 4) for k, v in record.items()}), flush=True)
@@ -289,11 +321,10 @@ class Trainer:
             if score > best["val_srcc"]:
                 best = {"epoch": epoch, "val_srcc": score}
                 bad_epochs = 0
-                save_checkpoint(self.out_dir / "best.safetensors", self.model.cpu(), meta)
-                self.model.to(self.device)
+                save_checkpoint(self.out_dir / "best.safetensors", evaluated.cpu(), meta)
+                evaluated.to(self.device)
             else:
                 bad_epochs += 1
-            self.model = trained
             torch.save(
                 {
                     **({"ema": ema.state_dict()} if ema is not None else {}),
@@ -324,20 +355,22 @@ def _summary_writer(path: Path) -> Any:
 
 def train(config: TrainConfig) -> TrainResult:
     """Run a whole training from a config: read data, cache stems, split, fit, save the best checkpoint."""
-    human: list[HumanItem] = []
-    for source in config.manifests:
-        human.extend(read_human_items(source))
-    synthetic: list[SyntheticItem] = []
-    if config.synthetic_dir:
-        synthetic = synthetic_items(
-            config.synthetic_dir,
-            config.synthetic_sources,
-            config.synthetic_variants,
-            config.synthetic_holdout_mod,
-            config.seed,
-        )
+    human, synthetic = training_items(config)
     trainer = Trainer(config)
     human_cache, synth_cache = trainer.prepare(human, synthetic)
+    return train_on_samples(trainer, human, human_cache, synth_cache, len(synthetic))
+
+
+def train_on_samples(
+    trainer: Trainer,
+    human: Sequence[HumanItem],
+    human_cache: Sequence[CachedSample],
+    synth_cache: Sequence[CachedSample],
+    n_synthetic: int | None = None,
+) -> TrainResult:
+    """:func:`train` after the data step: split (10 % of the rated groups and of the synthetic photos for
+    validation), fit, save. ``human_cache[i]`` is the cached ``human[i]``."""
+    config = trainer.config
     train_idx, val_idx = group_split(human, config.val_fraction, config.seed)
     synth_groups = sorted({s.group for s in synth_cache})
     val_synth_groups = set(synth_groups[: max(1, len(synth_groups) // 10)]) if synth_groups else set()
@@ -346,7 +379,7 @@ def train(config: TrainConfig) -> TrainResult:
             "human": [str(m) for m in config.manifests],
             "n_human": len(human),
             "synthetic_dir": config.synthetic_dir,
-            "n_synthetic": len(synthetic),
+            "n_synthetic": len(synth_cache) if n_synthetic is None else n_synthetic,
         }
     }
     return trainer.fit(
