@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pixgrade.io.files import temp_file_beside
 from pixgrade.model.predictor import prepare_input
 
 __all__ = [
@@ -245,7 +245,7 @@ def write_png(path: str | Path, rgb: np.ndarray, *, overwrite: bool = False) -> 
     if not overwrite and path.exists():
         raise FileExistsError(f"{path}: already exists (pass overwrite to replace it)")
     data = encode_png(rgb)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

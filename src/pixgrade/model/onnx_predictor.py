@@ -21,7 +21,6 @@ import inspect
 import json
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pixgrade.errors import PixgradeError
+from pixgrade.io.files import temp_file_beside
 from pixgrade.model.predictor import PredictorBase, _sha256, resize_for_model
 
 if TYPE_CHECKING:
@@ -110,13 +110,6 @@ def _export_wrapper(net: QualityNet) -> nn.Module:
     return ExportWrapper(net)
 
 
-def _atomic_target(path: Path) -> Path:
-    """A fresh temporary file name in ``path``'s folder (same file system, so ``os.replace`` is atomic)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    return Path(tmp)
-
-
 def write_onnx_metadata(model: Any, info: dict[str, Any]) -> None:
     """Store ``info`` as JSON under the ``pixgrade`` key of an ``onnx.ModelProto``'s ``metadata_props``."""
     for prop in list(model.metadata_props):
@@ -179,7 +172,9 @@ def export_onnx(
     kwargs: dict[str, Any] = {}
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False  # the TorchScript exporter: no onnxscript dependency, handles dynamic axes
-    tmp = _atomic_target(path)
+    fd, name = temp_file_beside(path)  # same folder: os.replace is atomic; the permissions open() would give
+    os.close(fd)
+    tmp = Path(name)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
@@ -211,7 +206,6 @@ def export_onnx(
         model.producer_name = "pixgrade"
         onnx.checker.check_model(model)
         onnx.save(model, str(tmp))
-        tmp.chmod(0o644)  # mkstemp creates 0600; a shared cache next to a checkpoint must be readable by others
         os.replace(tmp, path)
     finally:
         if tmp.exists():
