@@ -31,21 +31,24 @@ def _make_dataset(folder: Path, n: int = 24) -> Path:
     return manifest
 
 
+def _tiny_config(folder: Path, manifest: Path, **overrides: object) -> TrainConfig:
+    """A few epochs of the upper layers on the generated images, written to ``folder/run``."""
+    values: dict[str, object] = {
+        "manifests": [str(manifest)],
+        "synthetic_dir": "",
+        "trainable_from": 14,
+        "lr_head": 3e-3,
+        "val_fraction": 0.25,
+        "out_dir": str(folder / "run"),
+        "progress": False,
+    }
+    return TrainConfig.from_dict({**values, **overrides})
+
+
 @pytest.mark.slow
 def test_tiny_training_lowers_the_loss_and_saves_a_loadable_checkpoint(tmp_path: Path) -> None:
     manifest = _make_dataset(tmp_path)
-    config = TrainConfig(
-        manifests=[str(manifest)],
-        synthetic_dir="",
-        trainable_from=14,
-        epochs=6,
-        batch_size=8,
-        lr_head=3e-3,
-        patience=10,
-        val_fraction=0.25,
-        out_dir=str(tmp_path / "run"),
-        progress=False,
-    )
+    config = _tiny_config(tmp_path, manifest, epochs=6, batch_size=8, patience=10)
     result = train(config)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history) == 6
@@ -67,18 +70,7 @@ def test_ema_run_saves_the_averaged_weights_not_the_raw_ones(tmp_path: Path) -> 
     from pixgrade.model.checkpoint import load_checkpoint
 
     manifest = _make_dataset(tmp_path, n=16)
-    config = TrainConfig(
-        manifests=[str(manifest)],
-        synthetic_dir="",
-        trainable_from=14,
-        epochs=1,
-        batch_size=4,
-        lr_head=3e-3,
-        ema_decay=0.5,
-        val_fraction=0.25,
-        out_dir=str(tmp_path / "run"),
-        progress=False,
-    )
+    config = _tiny_config(tmp_path, manifest, epochs=1, batch_size=4, ema_decay=0.5)
     result = train(config)
     state = torch.load(tmp_path / "run" / "last_state.pt", weights_only=True)
     saved, _ = load_checkpoint(result.best_path)  # the only epoch is the best one
