@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import os
 import sys
 import time
@@ -55,13 +54,10 @@ def calibration_files(root: Path) -> list[str]:
     return chosen
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def up_to_date(int8: Path, weights_sha256: str, files: list[str]) -> tuple[bool, str]:
     """Whether ``int8`` is a static INT8 export of the weights with that SHA-256, calibrated on ``files``."""
     from pixgrade.model.onnx_predictor import OnnxModelError, read_onnx_metadata
+    from pixgrade.model.predictor import int8_mismatch
 
     if not int8.is_file():
         return False, f"{int8} does not exist"
@@ -69,16 +65,16 @@ def up_to_date(int8: Path, weights_sha256: str, files: list[str]) -> tuple[bool,
         info: dict[str, Any] = read_onnx_metadata(int8).get("onnx") or {}
     except OnnxModelError as exc:
         return False, str(exc)
-    if not str(info.get("quantization") or "").startswith("int8-static"):
-        return False, f"{int8} is not a static INT8 export"
-    if info.get("source_sha256") != weights_sha256:
-        return False, f"{int8} was made from other weights (SHA-256 {str(info.get('source_sha256'))[:12]}…)"
+    mismatch = int8_mismatch(info, weights_sha256)
+    if mismatch is not None:
+        return False, f"{int8}: {mismatch}"
     if (info.get("calibration") or {}).get("files") != files:
         return False, f"{int8} was calibrated on other images"
     return True, f"{int8} is up to date (weights SHA-256 {weights_sha256[:12]}…)"
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pixgrade.io import sha256_file
     from pixgrade.model.predictor import DEFAULT_INT8_PATH, DEFAULT_MODEL_PATH
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

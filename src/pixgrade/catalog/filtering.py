@@ -4,7 +4,6 @@ find near-duplicates, group by product, choose main images, and record everythin
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -209,7 +208,7 @@ def _model_key(settings: FilterSettings, model_name: str, text_detector: str) ->
             from pixgrade.model.predictor import DEFAULT_MODEL_PATH
 
             path = DEFAULT_MODEL_PATH
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+        digest = sha256_file(path)[:16] if path.is_file() else "missing"
         base = f"{model_name}@{digest}"
     else:
         base = f"{model_name}@object"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from pixgrade.io.files import sha256_file
 from pixgrade.model.net import QualityNet
 from pixgrade.model.onnx_predictor import DEFAULT_OPSET, export_onnx
 
@@ -64,7 +64,7 @@ def export_model(
         net, metadata = model, {}
     else:
         checkpoint = _resolve_checkpoint(model)
-        digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+        digest = sha256_file(checkpoint)
         net, metadata = load_checkpoint(checkpoint)
         metadata = {**metadata, "source_checkpoint": checkpoint.name}
     if not int8:

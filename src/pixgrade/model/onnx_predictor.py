@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pixgrade.errors import PixgradeError
-from pixgrade.io.files import temp_file_beside
-from pixgrade.model.predictor import PredictorBase, _sha256, resize_for_model
+from pixgrade.io.files import sha256_file, temp_file_beside
+from pixgrade.model.predictor import PredictorBase, resize_for_model
 
 if TYPE_CHECKING:
     from torch import nn
@@ -337,7 +337,7 @@ def cached_onnx_path(checkpoint: str | Path, sha256: str | None = None) -> tuple
     so a changed checkpoint or exporter never reuses a stale export.
     """
     checkpoint = Path(checkpoint)
-    digest = sha256 or _sha256(checkpoint)
+    digest = sha256 or sha256_file(checkpoint)
     name = f"{checkpoint.stem}.{digest[:16]}.v{EXPORT_FORMAT_VERSION}.onnx"
     return Path(name), _candidate_dirs(checkpoint)
 
@@ -356,7 +356,7 @@ def load_onnx_predictor(checkpoint: str | Path, num_threads: int | None = None) 
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: model checkpoint not found")
-    digest = _sha256(checkpoint)
+    digest = sha256_file(checkpoint)
     name, folders = cached_onnx_path(checkpoint, digest)
     for folder in folders:
         candidate = folder / name

@@ -8,18 +8,18 @@ without loading torch (about 1.3 s and 300 MB saved; docs/performance.md).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import cv2
 import numpy as np
 
 from pixgrade.errors import ConfigError, PixgradeError
+from pixgrade.io.files import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -35,6 +35,7 @@ __all__ = [
     "ModelOutput",
     "Predictor",
     "PredictorBase",
+    "int8_mismatch",
     "int8_path_for",
     "load_predictor",
     "prepare_input",
@@ -190,12 +191,16 @@ def int8_path_for(checkpoint: str | Path) -> Path:
     return checkpoint.with_name(f"{checkpoint.stem}.int8.onnx")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def int8_mismatch(info: dict[str, Any], weights_sha256: str) -> str | None:
+    """Why an ONNX file whose ``onnx`` metadata is ``info`` is not a static INT8 export of the weights with that
+    SHA-256 (``None`` when it is): what ``backend="auto"``/``"int8"`` and ``make int8-model`` both check."""
+    quantization = str(info.get("quantization") or "")
+    if not quantization.startswith("int8-static"):
+        return f"it is not a static INT8 export (quantization: {quantization or None})"
+    source = info.get("source_sha256")
+    if source != weights_sha256:
+        return f"it was made from other weights (SHA-256 {str(source)[:12]}…, the checkpoint is {weights_sha256[:12]}…)"
+    return None
 
 
 def _runtime_available() -> bool:
@@ -229,16 +234,9 @@ def _load_int8(checkpoint: Path, digest: str, num_threads: int | None) -> tuple[
         predictor = OnnxPredictor(path, num_threads=num_threads)
     except OnnxModelError as exc:
         return None, f"unreadable INT8 export ({exc})", True
-    info = predictor.metadata.get("onnx") or {}
-    if not str(info.get("quantization") or "").startswith("int8-static"):
-        return None, f"{path} is not a static INT8 export (quantization: {info.get('quantization')})", True
-    source = info.get("source_sha256")
-    if source != digest:
-        why = (
-            f"{path} is stale: it was made from other weights (SHA-256 {str(source)[:12]}…, the checkpoint is "
-            f"{digest[:12]}…); {_int8_rebuild_hint(checkpoint)}"
-        )
-        return None, why, True
+    mismatch = int8_mismatch(predictor.metadata.get("onnx") or {}, digest)
+    if mismatch is not None:
+        return None, f"{path} is stale: {mismatch}; {_int8_rebuild_hint(checkpoint)}", True
     return predictor, "", False
 
 
@@ -305,7 +303,7 @@ def load_predictor(
         return _chosen(onnx_predictor, path, backend)
 
     if backend in ("auto", "int8") and runtime:
-        int8, why_not, warn = _load_int8(path, _sha256(path), num_threads)
+        int8, why_not, warn = _load_int8(path, sha256_file(path), num_threads)
         if int8 is not None:
             return _chosen(int8, path, backend)
         if backend == "int8":
