@@ -210,9 +210,9 @@ def main() -> None:
             flush=True,
         )
 
+    fold_ids = [f for f in range(args.folds) if not args.only_folds or f in args.only_folds]
     queue: list[dict[str, Any]] = []
     for name, _ in variants:
-        fold_ids = [f for f in range(args.folds) if not args.only_folds or f in args.only_folds]
         for fold in fold_ids + ([-1] if args.final else []):
             config = configs[name]
             tag = f"fold{fold}" if fold >= 0 else "all"
@@ -274,16 +274,13 @@ def main() -> None:
                     ),
                     flush=True,
                 )
-                summary = summarise(
-                    rows, len([f for f in range(args.folds) if not args.only_folds or f in args.only_folds])
-                )
-                (out / "summary.json").write_text(json.dumps(summary, indent=1))
+                (out / "summary.json").write_text(json.dumps(summarise(rows, len(fold_ids)), indent=1))
     finally:
         if stopped:
             for process in list((getattr(pool, "_processes", None) or {}).values()):
                 process.terminate()
         pool.shutdown(wait=not stopped, cancel_futures=True)
-    summary = summarise(rows, len([f for f in range(args.folds) if not args.only_folds or f in args.only_folds]))
+    summary = summarise(rows, len(fold_ids))
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     for name, entry in summary.items():
         if "srcc" in entry:

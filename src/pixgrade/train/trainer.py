@@ -197,14 +197,19 @@ class Trainer:
         return metrics
 
     # ---------------------------------------------------------------- training
-    def _synthetic_batch(self, synthetic: Sequence[CachedSample], size: int) -> list[CachedSample]:
+    @staticmethod
+    def _by_photo(synthetic: Sequence[CachedSample]) -> list[list[CachedSample]]:
+        """The synthetic samples grouped by source photo (clean + degraded copies), in first-seen order."""
         by_group: dict[int, list[CachedSample]] = {}
         for sample in synthetic:
             by_group.setdefault(sample.group, []).append(sample)
-        keys = list(by_group)
+        return list(by_group.values())
+
+    def _synthetic_batch(self, photos: Sequence[list[CachedSample]], size: int) -> list[CachedSample]:
+        """Whole photos (all their versions, for the within-photo ranking) drawn at random until ``size``."""
         batch: list[CachedSample] = []
         while len(batch) < size:
-            batch.extend(by_group[keys[int(self.rng.integers(len(keys)))]])
+            batch.extend(photos[int(self.rng.integers(len(photos)))])
         return batch
 
     def fit(
@@ -261,6 +266,7 @@ class Trainer:
         writer = _summary_writer(self.out_dir / "tensorboard")
         bad_epochs = sum(1 for h in history if h["epoch"] > best["epoch"])
         order = np.arange(len(train_human))
+        photos = self._by_photo(train_synthetic)  # grouped once, not at every step
         for epoch in range(first_epoch, cfg.epochs):
             if bad_epochs >= cfg.patience:
                 break
@@ -278,7 +284,7 @@ class Trainer:
                 loss = human_loss
                 synth_loss = sev_loss = torch.zeros((), device=self.device)
                 if train_synthetic:
-                    sbatch = self._synthetic_batch(train_synthetic, cfg.batch_size)
+                    sbatch = self._synthetic_batch(photos, cfg.batch_size)
                     sout = self._forward(sbatch, train=True, detach_features=cfg.detach_synthetic)
                     level = torch.tensor([float(s.level) for s in sbatch], device=self.device)
                     group = torch.tensor([s.group for s in sbatch], device=self.device)
