@@ -135,3 +135,10 @@ def test_torch_threads_apply_when_the_torch_backend_loads(
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match=">= 1"):
         predictor_module.set_torch_threads(0)
+
+
+def test_the_cli_offers_exactly_the_backends_load_predictor_accepts() -> None:
+    from pixgrade.cli.options import BACKEND_CHOICES
+    from pixgrade.model.predictor import BACKENDS
+
+    assert BACKEND_CHOICES == BACKENDS
