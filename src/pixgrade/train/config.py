@@ -27,6 +27,13 @@ class TrainConfig:
             ``synthetic_holdout_mod``).
         synthetic_variants: degraded copies per clean photo (each of one random type and level).
         synthetic_holdout_mod: photos whose product id is divisible by this are held out for evaluation.
+        val_manifests: manifests (or LIVE-C folders) used as the validation set instead of a random
+            ``val_fraction`` of ``manifests`` (e.g. the ``val.csv`` that ``pixgrade dataset split`` writes). A folder
+            in ``manifests`` that holds ``train.csv`` is read as such a split: its ``train.csv`` trains and its
+            ``val.csv`` validates.
+        init: start from a trained pixgrade checkpoint instead of ImageNet weights: ``default`` (the shipped
+            model) or a ``.safetensors`` path; its architecture replaces ``model``, and its feature
+            standardisation is kept (its heads read the features it was trained on). Empty = ImageNet backbone.
     Run:
         cache_dir: folder where the cached stems are kept and reused by later runs on the same data ("" = none).
         device: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``. On CUDA the cached
@@ -54,8 +61,10 @@ class TrainConfig:
     synthetic_variants: int = 2
     synthetic_holdout_mod: int = 6
     val_fraction: float = 0.1
+    val_manifests: list[str] = field(default_factory=list)
     # model
     model: str = "pixgrade_mnv2"
+    init: str = ""
     trainable_from: int = 11
     crop: float = 0.8
     # optimisation

@@ -31,8 +31,10 @@ __all__ = [
     "SyntheticItem",
     "cache_samples",
     "read_human_items",
+    "split_sources",
     "synthetic_items",
     "training_items",
+    "validation_items",
 ]
 
 log = logging.getLogger(__name__)
@@ -119,14 +121,54 @@ def synthetic_items(
     return items
 
 
-def training_items(config: TrainConfig, seed: int | None = None) -> tuple[list[HumanItem], list[SyntheticItem]]:
-    """The rated items of every manifest of ``config`` and the synthetic items it asks for (chosen with ``seed``,
-    default ``config.seed``; cross-validation keeps one seed for all folds so that they share one cache)."""
-    human: list[HumanItem] = []
+def split_sources(config: TrainConfig) -> tuple[list[str], list[str]]:
+    """The (training, validation) sources of ``config``: a folder in ``manifests`` that holds ``train.csv`` (what
+    ``pixgrade dataset split`` writes) contributes its ``train.csv`` to training and its ``val.csv``, when present,
+    to validation; ``val_manifests`` are validation sources too.
+
+    Raises:
+        ConfigError: no training source, or a source that does not exist (named, with the working folder).
+    """
+    if not config.manifests:
+        raise ConfigError(
+            "no training data: pass --manifests MANIFEST.csv|FOLDER ... (or --config configs/default.yaml, the shipped "
+            "recipe, which reads ../shared/data)"
+        )
+    train_sources: list[str] = []
+    val_sources: list[str] = []
     for source in config.manifests:
+        path = Path(source)
+        if path.is_dir() and (path / "train.csv").is_file():
+            train_sources.append(str(path / "train.csv"))
+            if (path / "val.csv").is_file():
+                val_sources.append(str(path / "val.csv"))
+        else:
+            train_sources.append(source)
+    val_sources.extend(config.val_manifests)
+    for source in train_sources + val_sources:
+        if not Path(source).exists():
+            raise ConfigError(f"{source}: training data not found (paths are relative to {Path.cwd()})")
+    return train_sources, val_sources
+
+
+def training_items(config: TrainConfig, seed: int | None = None) -> tuple[list[HumanItem], list[SyntheticItem]]:
+    """The rated items of every training source of ``config`` (:func:`split_sources`) and the synthetic items it
+    asks for (chosen with ``seed``, default ``config.seed``; cross-validation keeps one seed for all folds so that
+    they share one cache).
+
+    Raises:
+        ConfigError: a source or the synthetic folder is missing (named, with how to go without it).
+    """
+    human: list[HumanItem] = []
+    for source in split_sources(config)[0]:
         human.extend(read_human_items(source))
     synthetic: list[SyntheticItem] = []
     if config.synthetic_dir:
+        if not (Path(config.synthetic_dir) / "products.csv").is_file():
+            raise ConfigError(
+                f"{config.synthetic_dir}: no products.csv for synthetic degradations (paths are relative to "
+                f"{Path.cwd()}); pass --synthetic-dir FOLDER, or --synthetic-dir '' to train on the manifests alone"
+            )
         synthetic = synthetic_items(
             config.synthetic_dir,
             config.synthetic_sources,
@@ -135,6 +177,14 @@ def training_items(config: TrainConfig, seed: int | None = None) -> tuple[list[H
             config.seed if seed is None else seed,
         )
     return human, synthetic
+
+
+def validation_items(config: TrainConfig) -> list[HumanItem]:
+    """The rated items of the validation sources of ``config`` (:func:`split_sources`); empty = split at random."""
+    items: list[HumanItem] = []
+    for source in split_sources(config)[1]:
+        items.extend(read_human_items(source))
+    return items
 
 
 def _load_rgb(path: str) -> np.ndarray:

@@ -28,11 +28,13 @@ from pixgrade.train.data import (
     SyntheticItem,
     load_or_cache_samples,
     random_crop_batch,
+    split_sources,
     training_items,
+    validation_items,
 )
 from pixgrade.train.losses import pairwise_rank_loss, score_loss, severity_loss
 
-__all__ = ["TrainResult", "Trainer", "group_split", "train", "train_on_samples"]
+__all__ = ["TrainResult", "Trainer", "group_split", "initial_model", "train", "train_on_samples"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,29 @@ def group_split(items: Sequence[HumanItem], fraction: float, seed: int) -> tuple
     return train_idx, val_idx
 
 
+def initial_model(config: TrainConfig) -> QualityNet:
+    """The model a run starts from: ``config.init``'s checkpoint (``default`` = the shipped model), else
+    ``config.model`` with ImageNet backbone weights.
+
+    Raises:
+        ConfigError: the ``init`` checkpoint is missing or unreadable.
+    """
+    if not config.init:
+        return create_model(config.model, pretrained_backbone=True)
+    from pixgrade.errors import ConfigError
+    from pixgrade.model.checkpoint import CheckpointError, load_checkpoint
+    from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+
+    path = DEFAULT_MODEL_PATH if config.init == "default" else Path(config.init)
+    try:
+        model, _ = load_checkpoint(path)
+    except CheckpointError as exc:
+        raise ConfigError(f"--init: {exc}") from exc
+    if model.config.name != config.model:
+        log.info("init %s: a %s model (its architecture replaces model=%s)", path, model.config.name, config.model)
+    return model
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -78,7 +103,9 @@ class Trainer:
             if config.device == "auto" and torch.cuda.is_available()
             else ("cpu" if config.device == "auto" else config.device)
         )
-        self.model = model or create_model(config.model, pretrained_backbone=True)
+        self.model = model or initial_model(config)
+        # a trained checkpoint keeps the feature standardisation its heads were trained with
+        self.keep_normalisation = model is None and bool(config.init)
         self.autocast = config.mixed_precision and self.device.type == "cuda"
         self.start = config.trainable_from
         self.out_dir = Path(config.out_dir)
@@ -159,14 +186,17 @@ class Trainer:
         train: bool,
         detach_features: bool = False,
         model: QualityNet | None = None,
+        detach_severity: bool | None = None,
     ) -> dict[str, torch.Tensor]:
         hidden, stats = random_crop_batch(batch, self.config.crop, self.rng, train=train)
+        if detach_severity is None:
+            detach_severity = self.config.detach_severity
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             out = (model or self.model).forward_from_stem(
                 hidden.to(self.device),
                 self.start,
                 stats.to(self.device),
-                self.config.detach_severity,
+                detach_severity,
                 detach_features,
             )
         return {key: value.float() for key, value in out.items()}
@@ -197,6 +227,26 @@ class Trainer:
         return metrics
 
     # ---------------------------------------------------------------- training
+    def _severity_plan(self, train_human: Sequence[CachedSample], synthetic: bool) -> torch.Tensor | None:
+        """Freeze the severity head when no synthetic data trains it; returns the starting model's severities of
+        ``train_human`` (distillation targets, ``(N, K)``) when it has trained ones, else ``None``."""
+        if synthetic:
+            return None
+        for param in self.model.severity_head.parameters():
+            param.requires_grad_(False)
+        if not self.config.init:
+            last = self.model.severity_head[-1]
+            assert isinstance(last, torch.nn.Linear)
+            with torch.no_grad():
+                last.weight.zero_()
+                last.bias.fill_(-12.0)  # sigmoid(-12) ~ 6e-6: an untrained head says nothing
+            log.warning("no synthetic data and no --init checkpoint: the model's severities are switched off")
+            return None
+        self.model.eval()
+        with torch.no_grad():
+            targets = [self._forward([s], train=False)["severities"][0] for s in train_human]
+        return torch.stack(targets).detach() if targets else None
+
     @staticmethod
     def _by_photo(synthetic: Sequence[CachedSample]) -> list[list[CachedSample]]:
         """The synthetic samples grouped by source photo (clean + degraded copies), in first-seen order."""
@@ -227,8 +277,15 @@ class Trainer:
         self.model.to(self.device)
         for samples in (train_human, val_human, train_synthetic, val_synthetic):
             self._to_device(samples)
-        self._set_normalisation(list(train_human) + list(train_synthetic))
-        head_params = list(self.model.score_head.parameters()) + list(self.model.severity_head.parameters())
+        if not self.keep_normalisation:
+            self._set_normalisation(list(train_human) + list(train_synthetic))
+        # Without synthetic data nothing labels the severities: the severity head is frozen, and the features it
+        # reads are held to the starting model's severities (distillation) when it was trained, or its outputs are
+        # switched off (all ~0: no model reasons) when it is an untrained head on ImageNet features.
+        severity_targets = self._severity_plan(train_human, bool(train_synthetic))
+        head_params = list(self.model.score_head.parameters())
+        if train_synthetic:
+            head_params += list(self.model.severity_head.parameters())
         backbone_params = [p for p in self.model.backbone.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(
             [{"params": backbone_params, "lr": cfg.lr_backbone}, {"params": head_params, "lr": cfg.lr_head}],
@@ -278,11 +335,14 @@ class Trainer:
             for step in bar:
                 idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
                 batch = [train_human[i] for i in idx]
-                out = self._forward(batch, train=True)
+                out = self._forward(batch, train=True, detach_severity=False if severity_targets is not None else None)
                 target = torch.tensor([s.score for s in batch], device=self.device)
                 human_loss = score_loss(out["score"], target, cfg.rank_weight)
                 loss = human_loss
                 synth_loss = sev_loss = torch.zeros((), device=self.device)
+                if severity_targets is not None:
+                    sev_loss = severity_loss(out["severities"], severity_targets[torch.as_tensor(idx)])
+                    loss = loss + cfg.severity_weight * sev_loss
                 if train_synthetic:
                     sbatch = self._synthetic_batch(photos, cfg.batch_size)
                     sout = self._forward(sbatch, train=True, detach_features=cfg.detach_synthetic)
@@ -360,9 +420,24 @@ def _summary_writer(path: Path) -> Any:
 
 
 def train(config: TrainConfig) -> TrainResult:
-    """Run a whole training from a config: read data, cache stems, split, fit, save the best checkpoint."""
+    """Run a whole training from a config: read data, cache stems, split (or read the validation manifests), fit,
+    save the best checkpoint."""
     human, synthetic = training_items(config)
+    val_human = validation_items(config)
     trainer = Trainer(config)
+    if val_human:
+        cache_dir = config.cache_dir
+        val_cache = load_or_cache_samples(
+            trainer.model.to(trainer.device),
+            val_human,
+            trainer.start,
+            True,
+            cache_dir and Path(cache_dir) / "validation.pt",
+            config.progress,
+            "caching validation",
+        )
+        human_cache, synth_cache = trainer.prepare(human, synthetic)
+        return train_on_samples(trainer, human, human_cache, synth_cache, len(synthetic), (val_human, val_cache))
     human_cache, synth_cache = trainer.prepare(human, synthetic)
     return train_on_samples(trainer, human, human_cache, synth_cache, len(synthetic))
 
@@ -373,24 +448,33 @@ def train_on_samples(
     human_cache: Sequence[CachedSample],
     synth_cache: Sequence[CachedSample],
     n_synthetic: int | None = None,
+    validation: tuple[Sequence[HumanItem], Sequence[CachedSample]] | None = None,
 ) -> TrainResult:
     """:func:`train` after the data step: split (10 % of the rated groups and of the synthetic photos for
-    validation), fit, save. ``human_cache[i]`` is the cached ``human[i]``."""
+    validation; ``validation`` = given rated items and their caches instead), fit, save. ``human_cache[i]`` is the
+    cached ``human[i]``."""
     config = trainer.config
-    train_idx, val_idx = group_split(human, config.val_fraction, config.seed)
+    if validation is None:
+        train_idx, val_idx = group_split(human, config.val_fraction, config.seed)
+        train_cache = [human_cache[i] for i in train_idx]
+        val_cache = [human_cache[i] for i in val_idx]
+    else:
+        train_cache, val_cache = list(human_cache), list(validation[1])
     synth_groups = sorted({s.group for s in synth_cache})
     val_synth_groups = set(synth_groups[: max(1, len(synth_groups) // 10)]) if synth_groups else set()
     metadata = {
         "training_data": {
             "human": [str(m) for m in config.manifests],
             "n_human": len(human),
+            "validation": split_sources(config)[1] if validation is not None else "random split",
+            "init": config.init or "imagenet",
             "synthetic_dir": config.synthetic_dir,
             "n_synthetic": len(synth_cache) if n_synthetic is None else n_synthetic,
         }
     }
     return trainer.fit(
-        [human_cache[i] for i in train_idx],
-        [human_cache[i] for i in val_idx],
+        train_cache,
+        val_cache,
         [s for s in synth_cache if s.group not in val_synth_groups],
         [s for s in synth_cache if s.group in val_synth_groups],
         metadata,
