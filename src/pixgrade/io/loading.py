@@ -36,12 +36,13 @@ __all__ = [
 
 DEFAULT_MAX_PIXELS = 100_000_000
 
-try:  # HEIC/HEIF through pillow-heif (BSD-3-Clause); registering adds a plugin, it changes nothing else in Pillow.
-    import pillow_heif
+try:  # HEIC/HEIF decoding through pi-heif (BSD-3-Clause; its wheels bundle libheif and libde265, LGPL-3.0, and no
+    # GPL encoder, unlike pillow-heif's x265). Registering adds a Pillow plugin; it changes nothing else in Pillow.
+    import pi_heif
 
-    pillow_heif.register_heif_opener()
+    pi_heif.register_heif_opener()
     _HEIF = True
-except ImportError:  # pragma: no cover - pillow-heif is a core dependency, but stay usable without it
+except ImportError:  # pragma: no cover - pi-heif is a core dependency, but stay usable without it
     _HEIF = False
 
 Image.init()
@@ -134,7 +135,7 @@ class LoadedImage:
 
 
 def heif_available() -> bool:
-    """True when HEIC/HEIF files can be decoded (pillow-heif is installed)."""
+    """True when HEIC/HEIF files can be decoded (pi-heif is installed)."""
     return _HEIF
 
 
@@ -197,7 +198,7 @@ def _open(data: bytes, name: str | None, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         claimed = _sniff(data)
         if claimed == "HEIF" and not _HEIF:
-            raise NotAnImageError(name, "HEIC/HEIF image but pillow-heif is not installed") from None
+            raise NotAnImageError(name, "HEIC/HEIF image but pi-heif is not installed") from None
         if claimed is not None:
             raise CorruptImageError(name, f"looks like {claimed} but its header cannot be read (damaged)") from None
         head = data[:16]

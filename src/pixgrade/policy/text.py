@@ -3,10 +3,9 @@
 Two detectors share one output type, :class:`TextDetection`:
 
 - ``"db"`` — the PP-OCRv4 text *detection* network (Differentiable Binarization, Liao et al., AAAI 2020;
-  PaddleOCR, Apache-2.0) run with ONNX Runtime. Its weights come from the PyPI package ``rapidocr-onnxruntime``,
-  which ships them inside the wheel (``rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx``, Apache-2.0).
-  Only that file is read: the package's own code is never imported, so its ``opencv-python`` requirement is not
-  needed (install it with ``pip install --no-deps rapidocr-onnxruntime==1.4.4``).
+  PaddleOCR, Apache-2.0) run with ONNX Runtime. The model file ships inside pixgrade
+  (``pixgrade/policy/models/ch_PP-OCRv4_det_infer.onnx``, 4.7 MB, with its licence ``LICENSE-PaddleOCR.txt``),
+  taken unchanged from the PyPI wheel ``rapidocr-onnxruntime`` 1.4.4 (RapidOCR's ONNX conversion); see NOTICE.
 - ``"classical"`` — a fallback without any model: morphological gradient, Otsu binarisation, horizontal
   closing into line candidates, then connected-component filters on size, aspect ratio and fill (the usual
   "text regions by gradient" recipe; see docs/filtering.md). Much weaker; used only when the model is absent.
@@ -92,16 +91,16 @@ class TextDetection:
         return len(self.boxes)
 
 
+DB_MODEL_FILE = Path(__file__).resolve().parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
+"""The PP-OCRv4 detection model shipped inside pixgrade (Apache-2.0; licence beside it)."""
+
+DB_MODEL_SHA256 = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
+"""SHA-256 of :data:`DB_MODEL_FILE` (the file of ``rapidocr-onnxruntime`` 1.4.4, unchanged)."""
+
+
 def db_model_path() -> Path | None:
-    """Path of the PP-OCRv4 detection model shipped in ``rapidocr-onnxruntime``, or None when not installed."""
-    try:
-        spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
-    return path if path.is_file() else None
+    """Path of the shipped PP-OCRv4 detection model, or None when the file is missing (a damaged install)."""
+    return DB_MODEL_FILE if DB_MODEL_FILE.is_file() else None
 
 
 def available_text_detectors() -> list[str]:
@@ -195,10 +194,7 @@ class _DBDetector:
 def _db_detector() -> _DBDetector:
     path = db_model_path()
     if path is None:
-        raise RuntimeError(
-            "the DB text detector needs the model file shipped in the PyPI package rapidocr-onnxruntime; "
-            "install it with `pip install --no-deps rapidocr-onnxruntime==1.4.4` (and onnxruntime)"
-        )
+        raise RuntimeError(f"the DB text detector's model file is missing ({DB_MODEL_FILE}); reinstall pixgrade")
     return _DBDetector(path)
 
 
