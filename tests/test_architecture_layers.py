@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "export": 5,
     "report": 5,
     "engines": 6,
+    "label": 6,
     "cli": 7,
     "serve": 7,
 }

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "explain": "explain",
     "export": "export",
     "serve": "serve",
+    "label": "label",
 }
 
 
