@@ -234,3 +234,50 @@ def test_no_passing_image_gives_best_available_with_reasons() -> None:
     assert len(main) == 1 and main[0].path == "b2" and main[0].decision == "reject"
     assert "best available" in main[0].reasons[0] and len(main[0].reasons) > 1
     assert products[0].main == "b2" and not products[0].main_passes
+
+
+@pytest.mark.parametrize(
+    ("rule", "match"),
+    [
+        (
+            {"id": "q", "metric": "scor", "op": ">=", "value": 2},
+            r"rule 1 'q': unknown metric 'scor' \(did you mean 'score'\?\)",
+        ),
+        (
+            {"id": "f", "metric": "factor.sharpnes.flag", "op": "==", "value": False},
+            "unknown metric 'factor.sharpnes.flag'",
+        ),
+        ({"id": "s", "metric": "severity.nope", "op": "<", "value": 0.5}, "unknown metric 'severity.nope'"),
+        ({"id": "o", "metric": "score", "op": "=>", "value": 2}, "rule 1 'o': unknown op '=>'"),
+        ({"id": "k", "metric": "score", "op": ">=", "value": 2, "treshold": 3}, "rule 1 'k': unknown keys"),
+    ],
+)
+def test_misspelt_rule_is_a_usage_error_naming_the_rule(rule: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        parse_policy({"name": "p", "rules": [rule]}, "mine.yaml")
+    if "metric" in match:
+        assert "known metrics: score, grade" in str(info.value) and "white_background" in str(info.value)
+
+
+def test_every_preset_metric_is_known_and_unknown_policy_keys_are_refused() -> None:
+    from pixgrade.policy.rules import known_metrics
+
+    for name in list_presets():
+        assert load_policy(name).metrics <= set(known_metrics())
+    with pytest.raises(ConfigError, match=r"unknown keys \['rule'\]"):
+        parse_policy({"name": "p", "rule": [], "rules": [{"metric": "score", "op": ">", "value": 1}]}, "x.yaml")
+
+
+def test_filter_with_a_misspelt_metric_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pixgrade.cli.main import main
+
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("name: bad\nrules:\n  - {id: min-quality, metric: scor, op: '>=', value: 2.5}\n")
+    (tmp_path / "in").mkdir()
+    code = main(
+        ["filter", str(tmp_path / "in"), "--policy", str(policy), "-o", str(tmp_path / "out"), "--model", "none"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "min-quality" in err and "unknown metric 'scor'" in err and "known metrics" in err
+    assert not (tmp_path / "out").exists()

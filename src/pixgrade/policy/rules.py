@@ -38,6 +38,7 @@ __all__ = [
     "Verdict",
     "evaluate",
     "image_metrics",
+    "known_metrics",
     "list_presets",
     "load_policy",
     "parse_policy",
@@ -91,6 +92,37 @@ _LABELS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "text_regions": ("text regions (prints included)", lambda v: f"{v:g}"),
     "overlay_text_regions": ("overlaid text regions", lambda v: f"{v:g}"),
 }
+
+
+_BASIC_METRICS = (
+    "score",
+    "grade",
+    "format",
+    "file_bytes",
+    "width",
+    "height",
+    "longest_side",
+    "shortest_side",
+    "aspect_ratio",
+    "megapixels",
+)
+_POLICY_KEYS = {"name", "description", "sources", "rules"}
+
+
+def known_metrics() -> list[str]:
+    """Every metric a rule may name (what :func:`image_metrics` can fill), in a stable order."""
+    from dataclasses import fields
+
+    from pixgrade.degrade.registry import SEVERITY_CHANNELS
+    from pixgrade.measures import FACTOR_NAMES
+    from pixgrade.policy.analysis import ImageFacts
+
+    names = list(_BASIC_METRICS)
+    for factor in FACTOR_NAMES:
+        names += [f"factor.{factor}", f"factor.{factor}.value", f"factor.{factor}.flag"]
+    names += [f"severity.{name}" for name in SEVERITY_CHANNELS]
+    names += [f.name for f in fields(ImageFacts) if f.name != "text_detector"]
+    return names
 
 
 def _fmt(metric: str, value: Any) -> str:
@@ -273,6 +305,13 @@ def _parse_rule(raw: Any, where: str) -> Rule:
     metric = str(raw["metric"])
     if not metric:
         raise ConfigError(f"{where}: empty metric")
+    known = known_metrics()
+    if metric not in known:
+        import difflib
+
+        close = difflib.get_close_matches(metric, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{where}: unknown metric {metric!r}{hint}; known metrics: {', '.join(known)}")
     return Rule(
         id=str(raw.get("id") or f"{metric} {op} {value}"),
         metric=metric,
@@ -283,14 +322,23 @@ def _parse_rule(raw: Any, where: str) -> Rule:
     )
 
 
+def _rule_name(source: str, index: int, raw: Any) -> str:
+    """``"<source>: rule 3 'min-size'"``: where an error in a rule is reported."""
+    rule_id = raw.get("id") if isinstance(raw, Mapping) else None
+    return f"{source}: rule {index + 1}" + (f" {str(rule_id)!r}" if rule_id else "")
+
+
 def parse_policy(data: Any, source: str = "<policy>") -> Policy:
     """Build a :class:`Policy` from parsed YAML/TOML data; errors name ``source`` and the rule."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: a policy must be a mapping with 'name' and 'rules'")
+    unknown = sorted(str(k) for k in data if k not in _POLICY_KEYS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown keys {unknown}; a policy has {sorted(_POLICY_KEYS)}")
     rules_raw = data.get("rules")
     if not isinstance(rules_raw, list) or not rules_raw:
         raise ConfigError(f"{source}: 'rules' must be a non-empty list")
-    rules = tuple(_parse_rule(r, f"{source}: rule {i + 1}") for i, r in enumerate(rules_raw))
+    rules = tuple(_parse_rule(r, _rule_name(source, i, r)) for i, r in enumerate(rules_raw))
     ids = [r.id for r in rules]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
