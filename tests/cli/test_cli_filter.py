@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,31 @@ def test_dry_run_reads_but_never_writes_the_catalogue(
     assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
     conn.close()
     assert db.stat().st_mtime_ns == before
+
+
+def test_odd_file_names_survive_every_filter_output(tmp_path: Path) -> None:
+    from pixgrade.catalog import Catalog
+    from pixgrade.io.files import path_from_text
+
+    root = tmp_path / "shop" / "SKU1"
+    photo(root / "a.jpg")
+    photo(root / "b.jpg", shade=120)
+    raw = os.fsencode(root)
+    os.rename(root / "a.jpg", os.path.join(raw, b'caf\xe9 "q"\n.jpg'))
+    os.rename(root / "b.jpg", os.path.join(raw, b"tab\there.jpg"))
+    out = tmp_path / "out"
+    args = ["filter", str(tmp_path / "shop"), "--model", "none", "-o", str(out), "--duplicates", "off"]
+    assert main(args) == 0
+    with (out / "decisions.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    names = sorted(os.fsencode(os.path.basename(path_from_text(r["path"]))) for r in rows)
+    assert names == sorted([b'caf\xe9 "q"\n.jpg', b"tab\there.jpg"])
+    assert all(Path(path_from_text(r["destination"])).is_file() for r in rows)
+    document = json.loads((out / "decisions.json").read_text(encoding="utf-8"))
+    assert sorted(i["path"] for i in document["images"]) == sorted(r["path"] for r in rows)
+    (out / "report.html").read_text(encoding="utf-8")
+    with Catalog(out / "catalog.sqlite") as catalog:
+        assert sorted(r["path"] for r in catalog.rows()) == sorted(r["path"] for r in rows)
+    assert main(args) == 0  # a rerun recognises them (stored scores reused)
+    with Catalog(out / "catalog.sqlite") as catalog:
+        assert catalog.count("images") == 2

@@ -218,3 +218,71 @@ def test_resume_after_the_process_is_killed(tmp_path: Path) -> None:
     assert 10 <= done < len(images)
     subprocess.run([*command, "--resume"], check=True, stderr=subprocess.DEVNULL)
     assert Counter(csv_paths(out)) == Counter(str(p) for p in images)
+
+
+ODD_NAMES = [
+    os.fsdecode(b"caf\xe9-latin1.jpg"),  # not UTF-8 (an old Windows / zip archive name)
+    "new\nline.png",
+    "tab\there.jpg",
+    "quote \"double\", 'single'.png",
+    "back\\slash.jpg",
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_any_file_name_is_written_losslessly_and_recognised_on_resume(
+    tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pixgrade.io.files import path_from_text
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, name in enumerate(ODD_NAMES):
+        cv2.imwrite(str(folder / f"img{i}.png"), photo(i))
+        os.rename(folder / f"img{i}.png", os.path.join(os.fsencode(folder), os.fsencode(name)))
+    out = tmp_path / f"results.{fmt}"
+    assert score(str(folder), "-o", str(out), "--workers", "0") == 0
+    first = list(read_rows(out))
+    names = sorted(os.path.basename(path_from_text(r["path"])) for r in first)
+    assert names == sorted(ODD_NAMES)
+    assert all(r["error"] is None for r in first)
+    assert all(Path(path_from_text(r["path"])).is_file() for r in first)
+    assert score(str(folder), "-o", str(out), "--resume", "--workers", "0") == 0
+    assert f"{len(ODD_NAMES)} already in" in capsys.readouterr().err
+    again = list(read_rows(out))
+    assert [r["path"] for r in again] == [r["path"] for r in first]  # nothing added, nothing garbled
+    if fmt != "parquet":
+        out.read_bytes().decode("utf-8")  # valid UTF-8 throughout
+
+
+def test_odd_names_on_the_stdout_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), photo(1))
+    os.rename(folder / "a.png", os.path.join(os.fsencode(folder), b"caf\xe9\n.png"))
+    assert score(str(folder), "--workers", "0") == 0
+    assert "caf\\xe9\\n.png" in capsys.readouterr().out
+
+
+def test_unreadable_folder_and_broken_link_get_a_row_with_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_images(tmp_path / "imgs", 2)
+    make_images(tmp_path / "imgs" / "locked", 2)
+    (tmp_path / "imgs" / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if Path(path).name == "locked":  # the tests run as root, where chmod 000 would not stop reading
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr("pixgrade.io.files.os.scandir", scandir)
+    out = tmp_path / "results.csv"
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--workers", "0") == 1
+    rows = {Path(r["path"]).name: r for r in read_rows(out)}
+    assert rows["locked"]["error"] == "cannot read the folder: Permission denied"
+    assert rows["dangling.jpg"]["error"].startswith("broken symbolic link")
+    assert rows["img000.jpg"]["error"] is None and len(rows) == 4
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--resume", "--workers", "0") == 0
+    assert len(list(read_rows(out))) == 4  # recognised on resume: no duplicate rows

@@ -60,3 +60,55 @@ def test_sha256(tmp_path: Path) -> None:
     path.write_bytes(data)
     expected = hashlib.sha256(data).hexdigest()
     assert sha256_file(path) == expected == sha256_bytes(data)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "plain.jpg",
+        "quote \"double\" and 'single'.jpg",
+        "new\nline.jpg",
+        "tab\there.jpg",
+        "cr\rhere.jpg",
+        "back\\slash\\n.jpg",
+        "trailing\\",
+        os.fsdecode(b"caf\xe9-latin1.jpg"),
+        os.fsdecode(b"\x01ctrl\x7f.jpg"),
+        "ünïcødé €.jpg",
+    ],
+)
+def test_path_text_is_utf8_one_line_and_reversible(name: str) -> None:
+    from pixgrade.io.files import path_from_text, path_text
+
+    text = path_text(name)
+    text.encode("utf-8")  # no lone surrogates
+    assert "\n" not in text and "\r" not in text and "\t" not in text
+    assert path_from_text(text) == name
+    assert os.fsencode(path_from_text(text)) == os.fsencode(name)
+    if name.isprintable() and "\\" not in name:
+        assert text == name  # ordinary names are written as they are
+
+
+def test_unreadable_folders_and_entries_are_reported(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tree / "dangling.jpg").symlink_to(tree / "gone.jpg")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tree / "pipe")
+    real_scandir = os.scandir
+
+    def scandir(path: str | os.PathLike[str]) -> object:
+        if Path(path).name == "deeper":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr("pixgrade.io.files.os.scandir", scandir)
+    errors: list[tuple[Path, str]] = []
+    names = [
+        p.relative_to(tree).as_posix() for p in iter_image_files(tree, on_error=lambda p, c: errors.append((p, c)))
+    ]
+    assert "sub/deeper/y.bin" not in names and "sub/z.webp" in names
+    causes = {p.relative_to(tree).as_posix(): c for p, c in errors}
+    assert causes["sub/deeper"] == "cannot read the folder: Permission denied"
+    assert causes["dangling.jpg"].startswith("broken symbolic link")
+    if hasattr(os, "mkfifo"):
+        assert causes["pipe"].startswith("a named pipe")
+    assert list(iter_image_files(tree)) == [tree / n for n in names]  # without on_error: skipped silently

@@ -15,6 +15,7 @@ from pixgrade.catalog.store import Catalog
 from pixgrade.dedupe import DuplicateSettings, find_duplicates, grouper_from_spec, perceptual_hash
 from pixgrade.errors import ImageLoadError
 from pixgrade.io import iter_image_files, load_image, sha256_file
+from pixgrade.io.files import WalkErrorHandler
 from pixgrade.pipeline import ImageResult
 from pixgrade.policy.analysis import ANALYSIS_VERSION, ImageFacts, analyse_image
 from pixgrade.policy.decisions import Candidate, Decision, ProductSummary, decide
@@ -121,12 +122,15 @@ class FilterOutcome:
         return sum(1 for r in self.records if r.result.error is not None)
 
 
-def collect_files(inputs: Sequence[str | Path], exclude: Sequence[str | Path] = ()) -> list[Path]:
+def collect_files(
+    inputs: Sequence[str | Path], exclude: Sequence[str | Path] = (), on_error: WalkErrorHandler | None = None
+) -> list[Path]:
     """Every file under ``inputs`` (sorted, hidden files skipped), minus those inside any ``exclude`` folder
-    (the output folder when it lies inside the input)."""
+    (the output folder when it lies inside the input). ``on_error`` gets each unreadable folder or entry with its
+    cause (see :func:`~pixgrade.io.iter_image_files`)."""
     excluded = [Path(e).resolve() for e in exclude]
     files = []
-    for path in iter_image_files([Path(p) for p in inputs]):
+    for path in iter_image_files([Path(p) for p in inputs], on_error=on_error):
         resolved = path.resolve()
         if any(resolved == e or e in resolved.parents for e in excluded):
             continue
@@ -235,7 +239,8 @@ def run_filter(
     text_detector = settings.text_detector
     if text_detector == "auto":
         text_detector = available_text_detectors()[0]
-    files = collect_files(inputs, exclude)
+    walk_errors: list[tuple[Path, str]] = []
+    files = collect_files(inputs, exclude, on_error=lambda path, cause: walk_errors.append((path, cause)))
     scorer: Scorer | None = None
 
     def get_scorer() -> Scorer:
@@ -252,6 +257,14 @@ def run_filter(
 
     records: dict[str, ImageRecord] = {}
     todo: list[Path] = []
+    excluded = [Path(e).resolve() for e in exclude]
+    walk_keys: list[str] = []
+    for path, cause in walk_errors:  # unreadable folders and entries: rejected with their cause, like bad files
+        key = str(path.absolute())
+        if any(Path(key) == e or e in Path(key).parents for e in excluded) or key in records:
+            continue
+        records[key] = ImageRecord(str(path), ImageResult(path=key, error=cause), None, None, None, reused=False)
+        walk_keys.append(key)
     for path in files:
         key = str(path.resolve())
         try:
@@ -301,7 +314,8 @@ def run_filter(
                 run_id=run_id,
             )
 
-    ordered = [records[str(p.resolve())] for p in files]
+    ordered = [records[key] for key in walk_keys]
+    ordered += [records[str(p.resolve())] for p in files]
     roots = [Path(p) for p in inputs]
     root = roots[0] if len(roots) == 1 and roots[0].is_dir() else None
     products = grouper_from_spec(settings.group_by, root)([Path(r.path) for r in ordered])
@@ -340,7 +354,7 @@ def run_filter(
         record.decision = decision
     catalog.save_outcomes(
         run_id,
-        [(str(Path(r.path).resolve()), r.verdict, r.decision) for r in ordered],  # type: ignore[misc]
+        [(r.result.path, r.verdict, r.decision) for r in ordered],  # type: ignore[misc]
     )
     catalog.finish_run(run_id, len(ordered), n_reused)
     return FilterOutcome(ordered, summaries, clusters, run_id, n_reused, model_key)

@@ -4,7 +4,9 @@ One file (stdlib ``sqlite3``, WAL journal, every write in a transaction). Images
 content SHA-256; scores are stored with the file hash and a *model key* (model, pixgrade version, analysis
 version), so a re-run reuses the stored analysis of every unchanged file (same hash, same key) and re-scores
 changed ones. Re-running updates rows in place: an image has one row, one score row, one decision (the latest
-run's) and one set of rule results; every run is logged in ``runs``.
+run's) and one set of rule results; every run is logged in ``runs``. Paths (and products, duplicate-of) are stored
+as :func:`pixgrade.io.files.path_text` (valid UTF-8 for any file name; :func:`~pixgrade.io.files.path_from_text`
+gives the name back).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pixgrade.errors import ConfigError
+from pixgrade.io.files import path_from_text, path_text
 from pixgrade.measures import Factor
 from pixgrade.pipeline import ImageResult
 from pixgrade.policy.analysis import ImageFacts
@@ -201,7 +204,7 @@ class Catalog:
                FROM scores s JOIN images i ON i.id = s.image_id
                WHERE s.sha256 = ? AND s.model_key = ? AND i.error IS NULL
                ORDER BY (i.path = ?) DESC LIMIT 1""",
-            (sha256, model_key, path or ""),
+            (sha256, model_key, path_text(path) if path else ""),
         ).fetchone()
         if row is None:
             return None
@@ -213,7 +216,7 @@ class Catalog:
             )
         }
         result = ImageResult(
-            path=path or row[1],
+            path=path or path_from_text(row[1]),
             score=score,
             grade=grade,
             factors=factors,
@@ -288,7 +291,7 @@ class Catalog:
                  width = excluded.width, height = excluded.height, format = excluded.format, error = excluded.error,
                  phash = excluded.phash, updated_at = excluded.updated_at, run_id = excluded.run_id""",
             (
-                result.path,
+                path_text(result.path),
                 result.sha256,
                 size_bytes,
                 result.width,
@@ -300,11 +303,11 @@ class Catalog:
                 run_id,
             ),
         )
-        return int(self.conn.execute("SELECT id FROM images WHERE path = ?", (result.path,)).fetchone()[0])
+        return int(self.conn.execute("SELECT id FROM images WHERE path = ?", (path_text(result.path),)).fetchone()[0])
 
     def image_id(self, path: str) -> int | None:
         """The id of an image path, or None."""
-        row = self.conn.execute("SELECT id FROM images WHERE path = ?", (path,)).fetchone()
+        row = self.conn.execute("SELECT id FROM images WHERE path = ?", (path_text(path),)).fetchone()
         return None if row is None else int(row[0])
 
     # -- policy outcomes -----------------------------------------------------------------------------------------
@@ -345,11 +348,11 @@ class Catalog:
                     (
                         image_id,
                         run_id,
-                        decision.product,
+                        path_text(decision.product),
                         decision.decision,
                         int(decision.main),
                         decision.rank,
-                        decision.duplicate_of,
+                        None if decision.duplicate_of is None else path_text(decision.duplicate_of),
                         json.dumps(decision.reasons),
                         json.dumps(decision.warnings),
                     ),

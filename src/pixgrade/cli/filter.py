@@ -196,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
     from pixgrade.catalog import Catalog, FilterSettings, place_file, run_filter
     from pixgrade.dedupe import DuplicateSettings
     from pixgrade.errors import ConfigError
+    from pixgrade.io.files import path_text
     from pixgrade.policy import list_presets, load_policy, preset_text
 
     if args.list_policies:
@@ -273,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
             settings,
             catalog,
             exclude=[outdir] if outdir else [],
-            command=" ".join(["pixgrade filter", *map(str, args.paths), "--policy", str(args.policy)]),
+            command=" ".join(["pixgrade filter", *map(path_text, args.paths), "--policy", path_text(args.policy)]),
             progress=say,
         )
 
@@ -288,11 +289,11 @@ def run(args: argparse.Namespace) -> int:
             try:
                 dst, changed = place_file(record.path, folder, args.placement, dry_run=args.dry_run)
             except OSError as exc:
-                say(f"{record.path}: could not {args.placement} into {folder}: {exc.strerror or exc}")
+                say(f"{path_text(record.path)}: could not {args.placement} into {folder}: {exc.strerror or exc}")
                 continue
             destinations[record.path] = str(dst)
             if args.dry_run:
-                print(f"would {args.placement if changed else 'keep'} {record.path} -> {dst}")
+                print(f"would {args.placement if changed else 'keep'} {path_text(record.path)} -> {path_text(dst)}")
 
     rows = []
     for record in outcome.records:
@@ -301,22 +302,22 @@ def run(args: argparse.Namespace) -> int:
         r = record.result
         rows.append(
             {
-                "path": record.path,
-                "product": d.product,
+                "path": path_text(record.path),
+                "product": path_text(d.product),
                 "decision": d.decision,
                 "main": d.main,
                 "rank": d.rank,
                 "score": None if r.score is None else round(r.score, 3),
                 "grade": r.grade,
-                "duplicate_of": d.duplicate_of,
-                "reasons": "; ".join(d.reasons),
-                "warnings": "; ".join(d.warnings),
-                "destination": destinations.get(record.path),
+                "duplicate_of": None if d.duplicate_of is None else path_text(d.duplicate_of),
+                "reasons": _utf8("; ".join(d.reasons)),
+                "warnings": _utf8("; ".join(d.warnings)),
+                "destination": path_text(destinations[record.path]) if record.path in destinations else None,
                 "width": r.width,
                 "height": r.height,
                 "format": r.format,
                 "sha256": r.sha256,
-                "error": r.error,
+                "error": None if r.error is None else _utf8(r.error),
             }
         )
     counts = Counter(row["decision"] for row in rows)
@@ -358,10 +359,17 @@ def run(args: argparse.Namespace) -> int:
         },
         "summary": summary,
         "products": [
-            {"product": p.product, "main": p.main, "main_passes": p.main_passes, "top": p.ranking[:top_k]}
+            {
+                "product": path_text(p.product),
+                "main": None if p.main is None else path_text(p.main),
+                "main_passes": p.main_passes,
+                "top": [path_text(t) for t in p.ranking[:top_k]],
+            }
             for p in outcome.products
         ],
-        "duplicate_clusters": [{"keep": keep, "duplicates": dups} for keep, dups in outcome.clusters],
+        "duplicate_clusters": [
+            {"keep": path_text(keep), "duplicates": [path_text(d) for d in dups]} for keep, dups in outcome.clusters
+        ],
         "images": [
             {**row, "rules": [] if rec.verdict is None else rec.verdict.rules}
             for row, rec in zip(rows, outcome.records, strict=True)
@@ -384,6 +392,11 @@ def run(args: argparse.Namespace) -> int:
         print("rejected by: " + ", ".join(f"{rule} {n}" for rule, n in reason_counts.most_common()))
     print("wrote " + ", ".join(written) + f"; catalogue {catalog_path}")
     return 1 if outcome.n_failed else 0
+
+
+def _utf8(text: str) -> str:
+    """``text`` with any undecodable file-name byte written as an escape (so the UTF-8 outputs can hold it)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _json_default(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pixgrade.errors import ConfigError
     from pixgrade.io import iter_image_files
-    from pixgrade.pipeline import check_output, open_writer, read_rows
+    from pixgrade.pipeline import ImageResult, check_output, open_writer, read_rows
     from pixgrade.pipeline.writers import ResultWriter, normalise_path
 
     output = Path(args.output) if args.output else None
@@ -128,12 +129,16 @@ def run(args: argparse.Namespace) -> int:
     own = {p.resolve() for p in (output, html) if p is not None}
     if output is not None:
         own |= {output.resolve().with_name(output.name + suffix) for suffix in (".partial.jsonl", ".tmp")}
+    unreadable: dict[str, str] = {}
     if args.engine == "ray":  # also lists s3://, gs://… URIs
         listed = ray_support.list_ray_inputs(args.paths)
         files = [f for f in listed if "://" in f or Path(f).resolve() not in own]
     else:
-        files = [str(p) for p in iter_image_files(args.paths) if p.resolve() not in own]  # raises for a missing path
-    if not files:
+        walk_errors: list[tuple[Path, str]] = []  # unreadable folders and entries: each gets a row with its cause
+        found = iter_image_files(args.paths, on_error=lambda path, cause: walk_errors.append((path, cause)))
+        files = [str(p) for p in found if p.resolve() not in own]  # raises for a missing path
+        unreadable = {str(path): cause for path, cause in walk_errors}
+    if not files and not unreadable:
         raise ConfigError(f"no files found in {', '.join(args.paths)}")
 
     scorer = _load_scorer(args)
@@ -145,20 +150,27 @@ def run(args: argparse.Namespace) -> int:
     done = writer.existing_paths if writer is not None else set()
     todo = [f for f in files if normalise_path(f) not in done]
     skipped = len(files) - len(todo)
+    unreadable_todo = {f: cause for f, cause in unreadable.items() if normalise_path(f) not in done}
+    skipped += len(unreadable) - len(unreadable_todo)
 
     rows: list[dict[str, Any]] = []
     n_scored = n_failed = 0
     try:
         with tqdm(
-            total=len(todo), unit="img", desc="scoring", file=sys.stderr, disable=args.no_progress or None
+            total=len(todo) + len(unreadable_todo),
+            unit="img",
+            desc="scoring",
+            file=sys.stderr,
+            disable=args.no_progress or None,
         ) as bar:
             if output is None:
                 tqdm.write(f"{'score':>5}  {'grade':>5}  path  reasons", file=sys.stdout)
+            walked = (ImageResult(path=f, error=cause) for f, cause in unreadable_todo.items())
             if args.engine == "ray":
                 results = ray_support.ray_results(args, todo)
             else:
                 results = scorer.score_paths(todo, workers=args.workers, batch_size=args.batch_size)
-            for result in results:
+            for result in itertools.chain(walked, results):
                 row = result.to_row()
                 if writer is not None:
                     writer.write(row)

@@ -3,7 +3,10 @@
 The row has the same columns for every image, whatever was measured or failed (cleanvision-style uniform
 output): ``path, score, grade``, then ``<factor>_score, <factor>_flag, <factor>_value`` for every factor in
 :data:`pixgrade.measures.FACTOR_NAMES`, then ``severity_<name>`` for every name in :data:`SEVERITY_NAMES`, then
-``reasons, error, width, height, format, sha256``. Cells that do not apply are empty (``None``).
+``reasons, error, width, height, format, sha256``. Cells that do not apply are empty (``None``). The ``path`` cell
+is :func:`pixgrade.io.files.path_text` of the file name: the name itself unless it holds bytes that are not UTF-8,
+control characters (newline, tab) or a backslash, which are written as escapes that
+:func:`~pixgrade.io.files.path_from_text` reverses.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pixgrade.degrade.registry import SEVERITY_CHANNELS
+from pixgrade.io.files import path_text
 from pixgrade.measures import FACTOR_NAMES, Factor
 
 __all__ = [
@@ -121,7 +125,7 @@ class ImageResult:
         self, factor_names: Sequence[str] = FACTOR_NAMES, severity_names: Sequence[str] = SEVERITY_NAMES
     ) -> dict[str, Any]:
         """The flat table row (columns of :func:`result_columns`); floats rounded for readability."""
-        row: dict[str, Any] = {"path": _clean_text(self.path), "score": _round(self.score, 3), "grade": self.grade}
+        row: dict[str, Any] = {"path": path_text(self.path), "score": _round(self.score, 3), "grade": self.grade}
         for name in factor_names:
             factor = self.factors.get(name)
             row[f"{name}_score"] = _round(factor.score, 4) if factor else None

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from pixgrade.errors import ConfigError
+from pixgrade.io.files import path_from_text
 from pixgrade.pipeline.result import coerce_row, column_types, result_columns
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "open_writer",
     "output_format",
     "read_rows",
+    "row_key",
 ]
 
 #: File extension → table format.
@@ -59,6 +61,11 @@ def normalise_path(path: str | Path) -> str:
     """The key used to recognise a file already in an output: absolute, normalised (relative paths are taken from
     the current directory, so resume from the same directory or use absolute paths)."""
     return os.path.normcase(os.path.abspath(str(path)))
+
+
+def row_key(cell: str) -> str:
+    """:func:`normalise_path` of the file a row's ``path`` cell names (the cell holds :func:`path_text`)."""
+    return normalise_path(path_from_text(cell))
 
 
 def _sidecar(path: Path) -> Path:
@@ -160,11 +167,11 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
             types = column_types(parquet.schema_arrow.names)
             for batch in parquet.iter_batches(batch_size=_PARQUET_ROWS_PER_GROUP):
                 for raw in batch.to_pylist():
-                    seen.add(normalise_path(raw["path"]))
+                    seen.add(row_key(raw["path"]))
                     yield coerce_row(raw, types)
         if _sidecar(path).exists():
             for raw in _read_jsonl(_sidecar(path)):
-                if normalise_path(raw["path"]) not in seen:
+                if row_key(raw["path"]) not in seen:
                     yield coerce_row(raw, column_types(list(raw)))
 
 
@@ -174,7 +181,8 @@ class ResultWriter(ABC):
     Attributes:
         path: the output file.
         columns: the column order.
-        existing_paths: normalised paths of the rows already in the file when it was opened with resume.
+        existing_paths: normalised paths of the rows already in the file when it was opened with resume (the
+            ``path`` cells hold :func:`~pixgrade.io.files.path_text`, decoded here, so any file name is recognised).
         n_written: rows written by this writer.
     """
 
@@ -274,7 +282,7 @@ class CsvWriter(_LineWriter):
         if header is None:
             return
         self._check_columns(header, self.path)
-        self.existing_paths = {normalise_path(row["path"]) for row in _read_csv(self.path) if row.get("path")}
+        self.existing_paths = {row_key(row["path"]) for row in _read_csv(self.path) if row.get("path")}
 
     def _line(self, row: Mapping[str, Any]) -> str:
         return self._format([_csv_cell(row.get(column)) for column in self.columns])
@@ -287,7 +295,7 @@ class JsonlWriter(_LineWriter):
         for row in _read_jsonl(self.path):
             if not self.existing_paths:
                 self._check_columns(list(row), self.path)
-            self.existing_paths.add(normalise_path(row["path"]))
+            self.existing_paths.add(row_key(row["path"]))
 
     def _line(self, row: Mapping[str, Any]) -> str:
         return json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False, allow_nan=False) + "\n"
@@ -310,7 +318,7 @@ class ParquetWriter(ResultWriter):
             found = pq.ParquetFile(path).schema_arrow
             self._check_columns(found.names, path)
             paths = pq.read_table(path, columns=["path"]).column("path").to_pylist()
-            self._existing_in_parquet = {normalise_path(p) for p in paths if p}
+            self._existing_in_parquet = {row_key(p) for p in paths if p}
         elif not resume and _sidecar(path).exists():
             _sidecar(path).unlink()  # only reached with overwrite (check_output refuses otherwise)
         self._sidecar = JsonlWriter(_sidecar(path), columns, resume=resume)
@@ -336,7 +344,7 @@ class ParquetWriter(ResultWriter):
                 rows: list[dict[str, Any]] = []
                 types = column_types(self.columns)
                 for raw in _read_jsonl(self._sidecar.path):
-                    if normalise_path(raw["path"]) in self._existing_in_parquet:
+                    if row_key(raw["path"]) in self._existing_in_parquet:
                         continue  # already merged by a close that was interrupted before deleting the sidecar
                     rows.append(coerce_row(raw, types))
                     if len(rows) >= _PARQUET_ROWS_PER_GROUP:

@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from pixgrade.io.files import path_text
 from pixgrade.report.score_page import ERROR_COLOUR, GRADE_COLOURS, make_thumbnail
 
 __all__ = ["render_filter_report"]
@@ -39,7 +40,7 @@ def render_filter_report(
     records = outcome.records
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         thumbs = list(pool.map(lambda r: make_thumbnail(r.path, size=thumb_size), records))
-    names = {r.path: Path(r.path).name for r in records}
+    names = {r.path: path_text(Path(r.path).name) for r in records}
     cards_by_product: dict[str, list[dict[str, Any]]] = {}
     reason_counts: Counter[str] = Counter()
     reason_examples: dict[str, str] = {}
@@ -58,7 +59,7 @@ def render_filter_report(
         cards_by_product.setdefault(d.product, []).append(
             {
                 "name": names[record.path],
-                "path": record.path,
+                "path": path_text(record.path),
                 "thumb": thumb,
                 "decision": d.decision,
                 "label": (
@@ -78,12 +79,12 @@ def render_filter_report(
                 ),
             }
         )
-    products = []
+    products: list[dict[str, Any]] = []
     for summary in outcome.products:
         cards = sorted(cards_by_product.get(summary.product, []), key=lambda c: c["sort"])
         status = "ok" if summary.main_passes else ("fail" if summary.main else "empty")
         counts = Counter(c["decision"] for c in cards)
-        products.append({"name": summary.product, "cards": cards, "status": status, "counts": counts})
+        products.append({"name": path_text(summary.product), "cards": cards, "status": status, "counts": counts})
     products.sort(key=lambda p: ({"fail": 0, "empty": 0, "ok": 1}[p["status"]], p["name"]))
     decision_counts = Counter(r.decision.decision for r in records)
     total_rejections = max(1, max(reason_counts.values(), default=1))

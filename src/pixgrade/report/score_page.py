@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pixgrade.io.files import path_from_text
 from pixgrade.measures import FACTOR_NAMES
 
 __all__ = ["GRADE_COLOURS", "GRADE_LABELS", "make_thumbnail", "render_score_page", "write_score_page"]
@@ -171,7 +172,7 @@ def render_score_page(
         from pixgrade.pipeline.parallel import usable_cpus
 
         with ThreadPoolExecutor(max_workers=usable_cpus()) as pool:
-            uris = pool.map(lambda c: make_thumbnail(c.path, thumbnail_size), cards)
+            uris = pool.map(lambda c: make_thumbnail(path_from_text(c.path), thumbnail_size), cards)
             for card, uri in zip(cards, uris, strict=True):
                 card.thumbnail = uri
 
