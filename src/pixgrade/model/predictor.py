@@ -282,14 +282,16 @@ def load_predictor(
         raise FileNotFoundError(f"{path}: model checkpoint not found")
     runtime = _runtime_available()
     if backend in ("onnx", "int8") and not runtime:
-        raise BackendUnavailableError(f"backend {backend!r} needs onnxruntime: pip install 'pixgrade[onnx]'")
+        raise BackendUnavailableError(
+            f"backend {backend!r} needs onnxruntime (a dependency of pixgrade): pip install onnxruntime"
+        )
 
     if path.suffix.lower() == ".onnx":
         if backend == "torch":
             raise ConfigError(f"{path}: an ONNX model needs backend 'auto', 'onnx', 'int8' or 'fp32', not 'torch'")
         if not runtime:
             raise BackendUnavailableError(
-                f"{path}: running an ONNX model needs onnxruntime: pip install 'pixgrade[onnx]'"
+                f"{path}: running an ONNX model needs onnxruntime (a dependency of pixgrade): pip install onnxruntime"
             )
         from pixgrade.model.onnx_predictor import OnnxPredictor
 
