@@ -186,3 +186,39 @@ def test_odd_file_names_survive_every_filter_output(tmp_path: Path) -> None:
     assert main(args) == 0  # a rerun recognises them (stored scores reused)
     with Catalog(out / "catalog.sqlite") as catalog:
         assert catalog.count("images") == 2
+
+
+def test_second_filter_on_a_locked_folder_or_catalogue_exits_2(
+    shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pixgrade.io.locks import OutputLock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    base = ["filter", str(shop), "--model", "none", "-o", str(out)]
+    with OutputLock(out, what="output folder"):
+        assert main(base) == 2
+        assert "output folder is being written by another pixgrade run" in capsys.readouterr().err
+    shared = tmp_path / "shared.sqlite"
+    with OutputLock(shared, what="catalogue"):
+        assert main([*base, "--catalog", str(shared)]) == 2
+        assert "catalogue is being written by another pixgrade run" in capsys.readouterr().err
+    assert not (out / "accepted").exists() and not shared.exists()
+
+
+def test_killed_run_is_marked_interrupted_and_its_part_files_removed(shop: Path, tmp_path: Path) -> None:
+    from pixgrade.catalog import Catalog
+
+    out = tmp_path / "out"
+    with Catalog(out / "catalog.sqlite") as catalog:
+        stale = catalog.start_run("pixgrade filter (killed)", "generic", "none")  # never finished: a kill -9
+    part = out / "accepted" / "SKU1" / ".good.jpg.pixgrade-part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"half a copy")
+    users = out / "accepted" / "SKU1" / "notes.pixgrade-part.txt"
+    users.write_text("not ours")
+    assert main(["filter", str(shop), "--model", "none", "-o", str(out)]) == 1  # broken.jpg is unreadable
+    assert not part.exists() and users.exists()
+    with Catalog(out / "catalog.sqlite") as catalog:
+        status = dict(catalog.conn.execute("SELECT id, status FROM runs").fetchall())
+    assert status[stale] == "interrupted" and sorted(status.values()) == ["done", "interrupted"]

@@ -286,3 +286,44 @@ def test_unreadable_folder_and_broken_link_get_a_row_with_the_cause(
     assert rows["img000.jpg"]["error"] is None and len(rows) == 4
     assert score(str(tmp_path / "imgs"), "-o", str(out), "--resume", "--workers", "0") == 0
     assert len(list(read_rows(out))) == 4  # recognised on resume: no duplicate rows
+
+
+def test_a_second_run_on_a_locked_output_exits_2_naming_the_holder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pixgrade.io.locks import OutputLock
+
+    make_images(tmp_path / "imgs", 2)
+    out = tmp_path / "results.csv"
+    with OutputLock(out, what="results file"):
+        assert score(str(tmp_path / "imgs"), "-o", str(out), "--resume", "--workers", "0") == 2
+        err = capsys.readouterr().err
+        assert f"pid {os.getpid()}" in err and "being written by another pixgrade run" in err
+        assert not out.exists()  # nothing written
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--resume", "--workers", "0") == 0  # free again
+    assert not list(tmp_path.glob(".*pixgrade-lock"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wait", [False, True])
+def test_two_writers_on_one_results_file(tmp_path: Path, wait: bool) -> None:
+    """Two `--resume` runs started together on one file: one writes, the other waits for it (then has nothing
+    left to do) or exits 2; never a duplicated or garbled row."""
+    images = make_images(tmp_path / "imgs", 40)
+    out = tmp_path / "results.csv"
+    command = [sys.executable, "-m", "pixgrade", "score", str(tmp_path / "imgs"), "-o", str(out), "--resume"]
+    command += ["--model", "none", "--workers", "0", "--no-progress"] + (["--lock-wait", "120"] if wait else [])
+    procs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    codes = []
+    errors = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        codes.append(proc.returncode)
+        errors.append(err)
+    if wait:
+        assert codes == [0, 0], errors
+        assert any(f"{len(images)} already in" in e for e in errors)
+    else:
+        assert sorted(codes) == [0, 2], errors
+        assert "being written by another pixgrade run (pid" in errors[codes.index(2)]
+    assert Counter(csv_paths(out)) == Counter(str(p) for p in images)  # each image exactly once

@@ -49,3 +49,80 @@ def test_workers_that_cannot_start_stop_the_run_with_a_clear_error() -> None:
     with pytest.raises(WorkerStartError, match="--workers 0"):
         list(mapper(range(10)))
     assert mapper.restarts == 1  # gave up after one restart, instead of marking every item as a crash
+
+
+_ORPHAN_SCRIPT = """
+import multiprocessing.resource_tracker as rt
+import sys
+import time
+
+from pixgrade.pipeline.parallel import ChunkMap
+
+
+def slow(chunk):
+    time.sleep(120)
+    return chunk
+
+
+def failed(item, message):
+    return None
+
+
+if __name__ == "__main__":
+    mapper = ChunkMap(slow, (), workers=2, chunk_size=1, max_pending=2, on_failure=failed)
+    results = mapper(range(4))
+    import threading
+
+    threading.Thread(target=lambda: list(results), daemon=True).start()
+    while mapper._pool is None or len(mapper._pool._processes) < 2:
+        time.sleep(0.05)
+    time.sleep(1.0)  # let the workers start their tasks
+    print(" ".join(str(p) for p in mapper._pool._processes), rt._resource_tracker._pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+    except OSError:  # pragma: no cover - no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+@pytest.mark.slow
+def test_workers_and_resource_tracker_end_when_only_the_main_process_is_killed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What the out-of-memory killer does: SIGKILL the main process alone. Its workers must not live on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "orphans.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pids = [int(p) for p in proc.stdout.readline().split() if p != "None"]
+        assert len(pids) >= 2 and all(_alive(p) for p in pids)
+        os.kill(proc.pid, signal.SIGKILL)  # only the main process
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.1)
+        assert not [p for p in pids if _alive(p)], "orphaned worker processes are still running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in pids if "pids" in locals() else []:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -254,6 +254,29 @@ def run_filter(
         model_name = str(settings.model) if isinstance(settings.model, str | Path) else type(settings.model).__name__
     model_key = _model_key(settings, model_name, text_detector)
     run_id = catalog.start_run(command, settings.policy.name, model_key)
+    try:
+        return _filter_run(
+            files, walk_errors, inputs, settings, catalog, run_id, model_key, text_detector, exclude, say, get_scorer
+        )
+    except BaseException:  # Ctrl-C or an error: the run is over, not running (a kill -9 is caught at the next start)
+        catalog.finish_run(run_id, 0, 0, status="interrupted")
+        raise
+
+
+def _filter_run(
+    files: list[Path],
+    walk_errors: list[tuple[Path, str]],
+    inputs: Sequence[str | Path],
+    settings: FilterSettings,
+    catalog: Catalog,
+    run_id: int,
+    model_key: str,
+    text_detector: str,
+    exclude: Sequence[str | Path],
+    say: Callable[[str], None],
+    get_scorer: Callable[[], Any],
+) -> FilterOutcome:
+    """The body of :func:`run_filter` once the run is logged."""
 
     records: dict[str, ImageRecord] = {}
     todo: list[Path] = []

@@ -186,6 +186,15 @@ class Catalog:
             )
         return int(cur.lastrowid or 0)
 
+    def interrupt_stale_runs(self) -> int:
+        """Mark every run still ``running`` as ``interrupted`` (call it while holding the catalogue's lock, when no
+        other run can be live: those runs were killed); returns how many."""
+        with self.conn:
+            cur = self.conn.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'", (_now(),)
+            )
+        return int(cur.rowcount or 0)
+
     def finish_run(self, run_id: int, n_images: int, n_reused: int, status: str = "done") -> None:
         """Mark a run finished."""
         with self.conn:

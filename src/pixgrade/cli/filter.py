@@ -153,6 +153,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="overlaid-text detector (auto: the DB network when installed, else classical)",
     )
     parser.add_argument("--no-report", action="store_true", help="skip report.html")
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another run is writing the same output folder or catalogue, wait this long for it "
+        "(default 0: exit 2 at once)",
+    )
     return parser
 
 
@@ -193,10 +201,12 @@ def _product_folder(product: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Run the filter."""
-    from pixgrade.catalog import Catalog, FilterSettings, place_file, run_filter
+    from contextlib import ExitStack
+
+    from pixgrade.catalog import FilterSettings
     from pixgrade.dedupe import DuplicateSettings
     from pixgrade.errors import ConfigError
-    from pixgrade.io.files import path_text
+    from pixgrade.io.locks import OutputLock
     from pixgrade.policy import list_presets, load_policy, preset_text
 
     if args.list_policies:
@@ -251,6 +261,28 @@ def run(args: argparse.Namespace) -> int:
 
         settings.engine = ray_support.filter_engine(args)
     catalog_path = ":memory:" if args.dry_run else (args.catalog or str(outdir / "catalog.sqlite"))  # type: ignore[operator]
+    with ExitStack() as locks:  # one run at a time per output folder and catalogue: a second waits or exits 2
+        if not args.dry_run:
+            assert outdir is not None
+            outdir.mkdir(parents=True, exist_ok=True)
+            locks.enter_context(OutputLock(outdir, what="output folder", wait=args.lock_wait))
+            locks.enter_context(OutputLock(catalog_path, what="catalogue", wait=args.lock_wait))
+            for part in _leftover_part_files(outdir):  # an interrupted run's half-written files (ours by name)
+                part.unlink(missing_ok=True)
+        return _filter(args, policy, settings, outdir, catalog_path)
+
+
+def _leftover_part_files(outdir: Path) -> list[Path]:
+    """``.NAME.pixgrade-part`` files under ``outdir``: what an interrupted run was writing (safe to delete while
+    the folder's lock is held, since no other run can be writing them)."""
+    return [p for p in outdir.rglob(".*.pixgrade-part") if p.is_file() and not p.is_symlink()]
+
+
+def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path | None, catalog_path: str) -> int:
+    """The work of :func:`run` once its outputs are locked."""
+    from pixgrade.catalog import Catalog, place_file, run_filter
+    from pixgrade.io.files import path_text
+
     stored = args.catalog or (str(outdir / "catalog.sqlite") if outdir is not None else None)
     if args.dry_run and stored and Path(stored).is_file():
         # A dry run may read the stored scores but must not write: work on an in-memory copy.
@@ -264,6 +296,9 @@ def run(args: argparse.Namespace) -> int:
         source.close()
     else:
         catalog = Catalog(catalog_path)
+        stale = catalog.interrupt_stale_runs()  # we hold its lock: a run still marked running was killed
+        if stale:
+            print(f"{catalog_path}: {stale} earlier run(s) had been interrupted; marked 'interrupted'", file=sys.stderr)
 
     def say(message: str) -> None:
         print(message, file=sys.stderr)

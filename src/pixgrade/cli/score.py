@@ -51,6 +51,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another run is writing the same output, wait this long for it (default 0: exit 2 at once)",
+    )
+    parser.add_argument(
         "--max-pixels",
         type=positive_int,
         default=100_000_000,
@@ -95,12 +102,8 @@ def _load_scorer(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Score the files; returns 0 (all scored), 1 (some failed) or 2 (usage error, via ConfigError)."""
-    from tqdm import tqdm
-
     from pixgrade.errors import ConfigError
-    from pixgrade.io import iter_image_files
-    from pixgrade.pipeline import ImageResult, check_output, open_writer, read_rows
-    from pixgrade.pipeline.writers import ResultWriter, normalise_path
+    from pixgrade.pipeline import check_output
 
     output = Path(args.output) if args.output else None
     html = Path(args.html) if args.html else None
@@ -124,6 +127,29 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{html}: already exists; use --overwrite to replace it")
         if output is not None and html.resolve() == output.resolve():
             raise ConfigError("--html and -o must be different files")
+
+    from contextlib import ExitStack
+
+    from pixgrade.io.locks import OutputLock
+
+    with ExitStack() as locks:  # one run at a time per output: a second one waits or exits 2 naming the holder
+        for target, what in ((output, "results file"), (html, "HTML page")):
+            if target is not None:
+                locks.enter_context(OutputLock(target, what=what, wait=args.lock_wait))
+        return _score(args, output, html)
+
+
+def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> int:
+    """The work of :func:`run` once its outputs are locked."""
+    from tqdm import tqdm
+
+    from pixgrade.errors import ConfigError
+    from pixgrade.io import iter_image_files
+    from pixgrade.pipeline import ImageResult, open_writer, read_rows
+    from pixgrade.pipeline.writers import ResultWriter, normalise_path
+
+    if args.engine == "ray":
+        from pixgrade.cli import ray_support
 
     # our own outputs may sit in a scanned folder (e.g. `pixgrade score . -o results.csv --resume`): skip them
     own = {p.resolve() for p in (output, html) if p is not None}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -27,6 +29,33 @@ CRASH_MESSAGE = "the worker process died while processing this file (decoder cra
 
 class WorkerStartError(PixgradeError):
     """Worker processes die before they can run any task (their start-up or initializer fails)."""
+
+
+#: How often a worker checks that its parent is still alive (seconds).
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """In a worker process: end it as soon as ``parent_pid`` is no longer its parent (the parent died, e.g. killed
+    by the out-of-memory killer, and the worker was re-parented), so no orphan keeps its memory for ever. A daemon
+    thread polls ``os.getppid()`` (portable, and independent of which parent thread started the worker, unlike
+    Linux's parent-death signal)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # the parent died while this worker was starting
+        os._exit(1)
+    threading.Thread(target=watch, name="pixgrade-parent-watch", daemon=True).start()
+
+
+def _init_worker(parent_pid: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    """Worker start-up: the parent watch, then the caller's initializer."""
+    _exit_with_parent(parent_pid)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def _probe() -> bool:
@@ -53,7 +82,8 @@ class ChunkMap(Generic[T, R]):
 
     At most ``max_pending`` chunks are queued or running at any time, so memory does not grow with the number of
     items (the input is consumed lazily). Workers are started with the ``spawn`` method (no inherited locks or
-    thread pools from the parent; the same on every OS).
+    thread pools from the parent; the same on every OS). Each worker ends itself within
+    :data:`PARENT_CHECK_SECONDS` when this process dies, however it dies (``kill -9`` included).
 
     If a worker process dies (segfault in a decoder, killed for memory), the pool is restarted, the chunk that
     was being waited on is re-run one item at a time to find the culprit, and the culprit gets
@@ -90,8 +120,8 @@ class ChunkMap(Generic[T, R]):
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=self.initializer,
-            initargs=self.initargs,
+            initializer=_init_worker,
+            initargs=(os.getpid(), self.initializer, self.initargs),
         )
 
     def _restart(self) -> ProcessPoolExecutor:
