@@ -1,16 +1,20 @@
-"""Precision and recall of near-duplicate detection on generated copies of product photos.
+"""Precision and recall of near-duplicate detection on generated copies of real product photos.
 
-N distinct products are drawn from ``products-fashion``; each gets one altered copy, the alteration cycling through
-resize (to 50%), JPEG re-compression (quality 25), crop (central 80%), colour shift (hue +25°, brightness +12%), and
-all of resize + re-compression + small crop together. Every pair of the 2N images is judged: a pair is a true
-duplicate when both come from the same product photo. All other pairs are distinct products, including the many
-near-identical-looking distinct products of that set (plain T-shirts of one cut in different colours, the same shoe
-photographed twice as different SKUs): when a method links those, it counts as a false positive.
+N distinct photos are drawn, half from ``products-fashion`` (studio shots on white, with many near-identical-looking
+distinct products: plain T-shirts of one cut in several colours) and half from ``products-grocery-phone`` (phone
+photos in shops: several *different* photos of each product, which are not duplicates of each other). Each photo gets
+one altered copy, the alteration cycling through
 
-Methods: pHash Hamming distance at several thresholds (the 256-bit pHash pixgrade uses and the common 64-bit one),
-CNN-embedding cosine similarity at several thresholds
-(``load_predictor("default")`` when the shipped weights exist, else the ImageNet-initialised backbone of
-``create_model(pretrained_backbone=True)``; the output says which), and the two combined with OR. Run::
+- resize: to 35–60 % of the side (Lanczos);
+- recompress: JPEG quality 15–35;
+- colour: hue shift of ±15–35°, brightness ×0.8–1.25, saturation ×0.7–1.3;
+- crop: a box keeping 60–90 % of the area at a random position and aspect;
+- combined: crop keeping 75–95 %, resize to 50–80 %, JPEG quality 40–70.
+
+Every pair of the 2N images is judged: a true duplicate when both come from one photo. Reported: precision, recall
+overall and per alteration for the hashes alone, the content embedding alone, and pixgrade's full method
+(:func:`pixgrade.dedupe.find_duplicates`: candidates from the pHash and embedding indexes, ORB verification), with
+the time per image. Run::
 
     OMP_NUM_THREADS=1 python benchmarks/duplicates.py --n 200 --seed 0
 """
@@ -22,14 +26,16 @@ import io
 import os
 import random
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from pixgrade.dedupe import perceptual_hash
+from pixgrade.dedupe import DuplicateSettings, find_duplicates, perceptual_hash
+from pixgrade.dedupe.features import content_embedding
 
-ALTERATIONS = ["resize", "recompress", "crop", "colour", "combined"]
+ALTERATIONS = ["resize", "recompress", "colour", "crop", "combined"]
 
 
 def data_dir() -> Path:
@@ -43,41 +49,50 @@ def jpeg(image: Image.Image, quality: int) -> Image.Image:
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
-def crop(image: Image.Image, keep: float) -> Image.Image:
+def random_crop(image: Image.Image, rng: random.Random, low: float, high: float) -> tuple[Image.Image, float]:
     w, h = image.size
-    dx, dy = round(w * (1 - keep) / 2), round(h * (1 - keep) / 2)
-    return image.crop((dx, dy, w - dx, h - dy))
+    area = rng.uniform(low, high)
+    aspect = rng.uniform(0.8, 1.25)
+    cw = min(w, round(w * np.sqrt(area * aspect)))
+    ch = min(h, round(h * area / (cw / w)))
+    x = rng.randint(0, w - cw)
+    y = rng.randint(0, h - ch)
+    return image.crop((x, y, x + cw, y + ch)), cw * ch / (w * h)
 
 
-def alter(image: Image.Image, kind: str) -> Image.Image:
+def alter(image: Image.Image, kind: str, rng: random.Random) -> tuple[Image.Image, str]:
     w, h = image.size
     if kind == "resize":
-        return image.resize((w // 2, h // 2), Image.Resampling.LANCZOS)
+        f = rng.uniform(0.35, 0.6)
+        return image.resize((round(w * f), round(h * f)), Image.Resampling.LANCZOS), f"{f:.2f}"
     if kind == "recompress":
-        return jpeg(image, 25)
-    if kind == "crop":
-        return crop(image, 0.8)
+        q = rng.randint(15, 35)
+        return jpeg(image, q), f"q{q}"
     if kind == "colour":
+        hue = rng.choice([-1, 1]) * rng.uniform(15, 35)
         hsv = np.asarray(image.convert("HSV")).copy()
-        hsv[..., 0] = (hsv[..., 0].astype(int) + 18) % 256  # +25 degrees
-        return ImageEnhance.Brightness(Image.fromarray(hsv, "HSV").convert("RGB")).enhance(1.12)
+        hsv[..., 0] = (hsv[..., 0].astype(int) + round(hue * 256 / 360)) % 256
+        out = Image.fromarray(hsv, "HSV").convert("RGB")
+        out = ImageEnhance.Brightness(out).enhance(rng.uniform(0.8, 1.25))
+        return ImageEnhance.Color(out).enhance(rng.uniform(0.7, 1.3)), f"hue {hue:+.0f}"
+    if kind == "crop":
+        out, kept = random_crop(image, rng, 0.6, 0.9)
+        return out, f"keeps {kept:.0%}"
     if kind == "combined":
-        return jpeg(crop(image, 0.92).resize((w * 2 // 3, h * 2 // 3), Image.Resampling.LANCZOS), 50)
+        out, kept = random_crop(image, rng, 0.75, 0.95)
+        f = rng.uniform(0.5, 0.8)
+        out = out.resize((max(8, round(out.width * f)), max(8, round(out.height * f))), Image.Resampling.LANCZOS)
+        return jpeg(out, rng.randint(40, 70)), f"keeps {kept:.0%}"
     raise ValueError(kind)
 
 
-def embedder() -> tuple[object, str]:
+def predictor() -> tuple[object | None, str]:
     from pixgrade.model.predictor import load_predictor
 
     try:
         return load_predictor("default"), "shipped pixgrade model (default weights)"
     except FileNotFoundError:
-        from pixgrade.model import create_model
-        from pixgrade.model.predictor import Predictor
-
-        return Predictor(
-            create_model(pretrained_backbone=True)
-        ), "ImageNet-initialised MobileNetV2 backbone (no trained weights yet)"
+        return None, "no model weights: hashes only"
 
 
 def pr(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, int, int]:
@@ -89,85 +104,112 @@ def pr(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=200, help="number of distinct product photos")
+    parser.add_argument("--n", type=int, default=200, help="number of distinct photos (half studio, half phone)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-embeddings", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="folder to keep the generated images in")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    files = sorted((data_dir() / "products-fashion" / "images").glob("*.jpg"))
-    if not files:
-        raise SystemExit(f"no images under {data_dir() / 'products-fashion'}; set PIXGRADE_DATA")
-    chosen = rng.sample(files, min(args.n, len(files)))
-    images: list[np.ndarray] = []
+    studio = sorted((data_dir() / "products-fashion" / "images").glob("*.jpg"))
+    phone = sorted((data_dir() / "products-grocery-phone" / "images").glob("*.jpg"))
+    if not studio or not phone:
+        raise SystemExit(f"no images under {data_dir()}; set PIXGRADE_DATA")
+    chosen = rng.sample(studio, args.n // 2) + rng.sample(phone, args.n - args.n // 2)
+    import tempfile
+
+    out = args.out or Path(tempfile.mkdtemp(prefix="pixgrade-dup-bench-"))
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
     source: list[int] = []
     kinds: list[str] = []
+    details: list[str] = []
     for i, path in enumerate(chosen):
         base = Image.open(path).convert("RGB")
         kind = ALTERATIONS[i % len(ALTERATIONS)]
-        images += [np.asarray(base), np.asarray(alter(base, kind))]
+        copy, detail = alter(base, kind, rng)
+        for suffix, image in (("a", base), ("b", copy)):
+            target = out / f"{i:04d}{suffix}.png"
+            image.save(target)
+            paths.append(target)
         source += [i, i]
         kinds += ["original", kind]
-    n = len(images)
+        details += ["", detail]
+    n = len(paths)
     src = np.array(source)
     truth = src[:, None] == src[None, :]
     upper = np.triu(np.ones((n, n), bool), k=1)
     pair_kind = np.array(kinds)[None, :].repeat(n, axis=0)  # the copy is always the later image of its pair
     print(
-        f"{len(chosen)} products, {n} images, {int((truth & upper).sum())} duplicate pairs, "
-        f"{int((~truth & upper).sum())} distinct pairs; seed {args.seed}"
+        f"{len(chosen)} photos ({args.n // 2} studio, {args.n - args.n // 2} phone), {n} images, "
+        f"{int((truth & upper).sum())} duplicate pairs, {int((~truth & upper).sum())} distinct pairs; seed {args.seed}"
     )
 
+    rgbs = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
     start = time.perf_counter()
-    print("hashing and embedding...", flush=True)
-    hashes16 = [int(perceptual_hash(x), 16) for x in images]  # pixgrade's default: 256 bits
+    hashes = [perceptual_hash(x) for x in rgbs]
     hash_time = (time.perf_counter() - start) / n
-    dist16 = np.array([[bin(a ^ b).count("1") for b in hashes16] for a in hashes16])
-    hashes = [int(perceptual_hash(x, hash_size=8), 16) for x in images]  # the common 64-bit pHash, for comparison
-    dist = np.array([[bin(a ^ b).count("1") for b in hashes] for a in hashes])
-    sims = None
-    if not args.no_embeddings:
-        model, label = embedder()
+    ints = [int(h, 16) for h in hashes]
+    dist = np.array([[bin(a ^ b).count("1") for b in ints] for a in ints])
+    model, label = (None, "embeddings off") if args.no_embeddings else predictor()
+    emb: np.ndarray | None = None
+    emb_time = 0.0
+    if model is not None:
         start = time.perf_counter()
-        emb = model.embed(images)  # type: ignore[attr-defined]
+        emb = np.stack([content_embedding(x, model) for x in rgbs])
         emb_time = (time.perf_counter() - start) / n
-        sims = emb @ emb.T
-        print(f"embeddings: {label}; {1000 * emb_time:.0f} ms/image; pHash {1000 * hash_time:.1f} ms/image")
+    print(f"embeddings: {label}; {1000 * emb_time:.1f} ms/image; pHash {1000 * hash_time:.1f} ms/image")
 
     def report(name: str, linked: np.ndarray) -> None:
         p, r, tp, fp = pr(linked[upper], truth[upper])
-        per = []
-        for kind in ALTERATIONS:
-            mask = upper & truth & (pair_kind == kind)
-            per.append(f"{kind} {linked[mask].mean():.2f}")
-        print(f"  {name:<34} precision {p:.3f}  recall {r:.3f}  (TP {tp}, FP {fp})   recall by copy: {', '.join(per)}")
+        per = [f"{k} {linked[upper & truth & (pair_kind == k)].mean():.2f}" for k in ALTERATIONS]
+        print(f"  {name:<30} precision {p:.3f}  recall {r:.3f}  (TP {tp}, FP {fp})   recall by copy: {', '.join(per)}")
 
-    print("pHash, 256 bits (pixgrade's default hash_size=16), Hamming distance <= d:")
-    for d in (16, 24, 32, 40, 48):
-        report(f"d <= {d} of 256", dist16 <= d)
-    print("pHash, 64 bits (hash_size=8), Hamming distance <= d:")
-    for d in (4, 6, 8, 10):
-        report(f"d <= {d} of 64", dist <= d)
-    linked = dist16 <= 32
-    if sims is not None:
-        print("embedding cosine similarity >= s:")
-        for s in (0.90, 0.93, 0.95, 0.97, 0.98):
+    print("pHash 256 bits alone, Hamming distance <= d:")
+    for d in (24, 32, 40):
+        report(f"d <= {d}", dist <= d)
+    if emb is not None:
+        sims = emb @ emb.T
+        print("content embedding alone (longest side 224), cosine >= s:")
+        for s in (0.85, 0.9, 0.95, 0.97):
             report(f"s >= {s}", sims >= s)
-        print("combined, pHash-256 OR embedding (pixgrade's default rule: d <= 32, s >= 0.97):")
-        for d, s in ((32, 0.97), (32, 0.98), (24, 0.97), (40, 0.97), (32, 0.95)):
-            report(f"d <= {d} or s >= {s}", (dist16 <= d) | (sims >= s))
-        print("combined, pHash-256 AND embedding (DuplicateSettings(require_both=True)):")
-        for d, s in ((40, 0.9), (48, 0.9), (48, 0.85)):
-            report(f"d <= {d} and s >= {s}", (dist16 <= d) & (sims >= s))
-        linked = (dist16 <= 32) | (sims >= 0.97)
-    fp_pairs = np.argwhere(upper & ~truth & linked)
-    product_pairs = sorted({tuple(sorted((source[a], source[b]))) for a, b in fp_pairs})
-    if product_pairs:
-        examples = ", ".join(f"{chosen[a].name}~{chosen[b].name}" for a, b in product_pairs[:10])
-        print(
-            f"distinct products linked at the defaults: {len(product_pairs)} product pairs "
-            f"({len(fp_pairs)} image pairs), e.g. {examples}"
-        )
+
+    settings = DuplicateSettings()
+    start = time.perf_counter()
+    clusters = find_duplicates(
+        hashes,
+        None if emb is None else list(emb),
+        settings=settings,
+        loader=lambda i: rgbs[i],
+        sizes=[(x.shape[1], x.shape[0]) for x in rgbs],
+    )
+    dup_time = time.perf_counter() - start
+    linked = np.zeros((n, n), bool)
+    match_kinds: Counter[tuple[str, str]] = Counter()
+    for cluster in clusters:
+        members = list(cluster.members)
+        for a in members:
+            for b in members:
+                linked[a, b] = True
+        for match in cluster.matches:
+            a, b = sorted((match.a, match.b))
+            truth_kind = kinds[b] if source[a] == source[b] else "distinct"
+            match_kinds[(truth_kind, match.kind)] += 1
+    print(f"pixgrade find_duplicates (defaults {settings}): {1000 * dup_time / n:.1f} ms/image after features")
+    report("index + verification", linked)
+    print("  kind reported, by the copy's true alteration:")
+    for (truth_kind, kind), count in sorted(match_kinds.items()):
+        print(f"    {truth_kind:<10} -> {kind:<14} {count}")
+    missed = [
+        f"{paths[2 * i + 1].name} ({kinds[2 * i + 1]} {details[2 * i + 1]})"
+        for i in range(len(chosen))
+        if not linked[2 * i, 2 * i + 1]
+    ]
+    print(f"  missed copies: {', '.join(missed[:20]) or 'none'}")
+    wrong = np.argwhere(upper & ~truth & linked)
+    if len(wrong):
+        print(f"  distinct photos linked: {', '.join(f'{paths[a].name}~{paths[b].name}' for a, b in wrong[:10])}")
+    print(f"images kept in {out}")
 
 
 if __name__ == "__main__":

@@ -109,3 +109,43 @@ def test_group_spec_errors(tmp_path: Path) -> None:
     bad.write_text("name,colour\na,b\n")
     with pytest.raises(ConfigError, match="image column"):
         group_by_csv([tmp_path / "a.jpg"], bad)
+
+
+def textured_scene(seed: int, size: int = 320) -> np.ndarray:
+    """A photo-like picture with detail everywhere (keypoints to match)."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (size, size), tuple(int(c) for c in rng.integers(60, 200, 3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(120):
+        x0, y0 = (int(v) for v in rng.integers(0, size, 2))
+        w, h = (int(v) for v in rng.integers(4, size // 6, 2))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x0 + w, y0 + h], fill=colour)
+    return np.asarray(image)
+
+
+def test_crops_are_found_by_keypoints_and_named() -> None:
+    from pixgrade.dedupe import MATCH_KINDS
+
+    a, b = textured_scene(1), textured_scene(2)
+    crop = np.ascontiguousarray(a[30:290, 10:270])  # keeps 66 % of the area, off centre
+    images = [a, crop, b, recompress(b, 40, 200)]
+    hashes = [perceptual_hash(x) for x in images]
+    assert hash_distance(hashes[0], hashes[1]) > 32  # the hash alone misses the crop
+    sizes = [(x.shape[1], x.shape[0]) for x in images]
+    settings = DuplicateSettings(candidate_hash_distance=256)  # no embeddings here: every pair is a candidate
+    without = find_duplicates(hashes, settings=settings, sizes=sizes)
+    assert [c.members for c in without] == [(2, 3)]
+    clusters = find_duplicates(hashes, settings=settings, loader=lambda i: images[i], sizes=sizes)
+    assert sorted(sorted(c.members) for c in clusters) == [[0, 1], [2, 3]]
+    kinds = {c.members: {m.kind for m in c.matches} for c in clusters}
+    assert kinds[(0, 1)] == {"crop"} or kinds[(1, 0)] == {"crop"}
+    assert all(m.kind in MATCH_KINDS and 0 < m.similarity <= 1 for c in clusters for m in c.matches)
+    assert all(c.cluster_id for c in clusters)
+
+
+def test_look_alike_scenes_are_not_linked_by_keypoints() -> None:
+    images = [textured_scene(s) for s in range(4)]
+    hashes = [perceptual_hash(x) for x in images]
+    settings = DuplicateSettings(candidate_hash_distance=256)
+    assert find_duplicates(hashes, settings=settings, loader=lambda i: images[i]) == []

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pixgrade import __version__
+from pixgrade.catalog.duplicates import content_embeddings_for, content_model_name, load_pixels
 from pixgrade.catalog.store import Catalog
-from pixgrade.dedupe import DuplicateSettings, find_duplicates, grouper_from_spec, perceptual_hash
+from pixgrade.dedupe import DuplicateCluster, DuplicateSettings, find_duplicates, grouper_from_spec, perceptual_hash
 from pixgrade.errors import ImageLoadError
 from pixgrade.io import iter_image_files, load_image, sha256_file
 from pixgrade.io.files import WalkErrorHandler
@@ -30,6 +31,7 @@ __all__ = [
     "ImageRecord",
     "analyse_file",
     "collect_files",
+    "model_base_key",
     "run_filter",
 ]
 
@@ -115,6 +117,8 @@ class FilterOutcome:
     run_id: int
     n_reused: int
     model_key: str
+    duplicate_details: list[dict[str, Any]] = field(default_factory=list)
+    """Per cluster: its id, the kept path, each duplicate's kind of match, and the verified pairs."""
 
     @property
     def n_failed(self) -> int:
@@ -201,21 +205,24 @@ def _analyse_here(
         yield AnalysedFile(result, facts, phash, error)
 
 
-def _model_key(settings: FilterSettings, model_name: str, text_detector: str) -> str:
-    if settings.model_key:
-        base = settings.model_key
-    elif settings.model is None or (isinstance(settings.model, str) and settings.model.lower() == "none"):
-        base = "none"
-    elif isinstance(settings.model, str | Path):
-        path = Path(settings.model)
-        if str(settings.model) == "default":
+def model_base_key(model: Any) -> str:
+    """The part of the catalogue's model key that names the model: ``none``, ``NAME@SHA256-prefix`` of a checkpoint
+    (``default`` included) or ``TYPE@object`` for a loaded predictor."""
+    if model is None or (isinstance(model, str) and model.lower() == "none"):
+        return "none"
+    if isinstance(model, str | Path):
+        path = Path(model)
+        if str(model) == "default":
             from pixgrade.model.predictor import DEFAULT_MODEL_PATH
 
             path = DEFAULT_MODEL_PATH
         digest = sha256_file(path)[:16] if path.is_file() else "missing"
-        base = f"{model_name}@{digest}"
-    else:
-        base = f"{model_name}@object"
+        return f"{model}@{digest}"
+    return f"{type(model).__name__}@object"
+
+
+def _model_key(settings: FilterSettings, model_name: str, text_detector: str) -> str:
+    base = settings.model_key or model_base_key(settings.model)
     return f"{base}|pixgrade {__version__}|facts v{ANALYSIS_VERSION} {text_detector}"
 
 
@@ -349,18 +356,14 @@ def _filter_run(
 
     duplicate_of: dict[int, int] = {}
     clusters: list[tuple[str, list[str]]] = []
+    duplicate_details: list[dict[str, Any]] = []
     if settings.duplicates is not None and ordered:
-        found = find_duplicates(
-            [r.phash if r.result.error is None else None for r in ordered],
-            [r.result.embedding for r in ordered],
-            [r.result.score for r in ordered],
-            settings.duplicates,
-            groups=product_of if settings.duplicate_scope == "product" else None,
-        )
+        found = _find_duplicates(ordered, product_of, settings, catalog, model_key, get_scorer, say)
         for cluster in found:
             for i in cluster.duplicates:
                 duplicate_of[i] = cluster.keep
             clusters.append((ordered[cluster.keep].path, [ordered[i].path for i in cluster.duplicates]))
+            duplicate_details.append(_cluster_json(cluster, ordered))
 
     candidates = [
         Candidate(
@@ -380,4 +383,57 @@ def _filter_run(
         [(r.result.path, r.verdict, r.decision) for r in ordered],  # type: ignore[misc]
     )
     catalog.finish_run(run_id, len(ordered), n_reused)
-    return FilterOutcome(ordered, summaries, clusters, run_id, n_reused, model_key)
+    return FilterOutcome(ordered, summaries, clusters, run_id, n_reused, model_key, duplicate_details)
+
+
+def _find_duplicates(
+    ordered: list[ImageRecord],
+    product_of: list[str],
+    settings: FilterSettings,
+    catalog: Catalog,
+    model_key: str,
+    get_scorer: Callable[[], Any],
+    say: Callable[[str], None],
+) -> list[DuplicateCluster]:
+    """The duplicate step: content embeddings (stored ones reused), then :func:`find_duplicates` with keypoint
+    verification on the files."""
+    assert settings.duplicates is not None
+    valid = [r.result.error is None and r.phash is not None for r in ordered]
+    embeddings: list[Any] = [None] * len(ordered)
+    predictor = None if settings.model is None or settings.model == "none" else get_scorer().predictor
+    if predictor is not None and settings.duplicates.embedding_similarity is not None:
+        model = content_model_name(model_key)
+        keyed = [(str(Path(r.path).resolve()), r.result.sha256) for r, ok in zip(ordered, valid, strict=True) if ok]
+        computed = iter(content_embeddings_for(catalog, keyed, predictor, model))
+        embeddings = [next(computed) if ok else None for ok in valid]
+        say(f"content embeddings of {sum(valid)} images")
+    found = find_duplicates(
+        [r.phash if ok else None for r, ok in zip(ordered, valid, strict=True)],
+        embeddings,
+        [r.result.score for r in ordered],
+        settings.duplicates,
+        groups=product_of if settings.duplicate_scope == "product" else None,
+        loader=lambda i: load_pixels(ordered[i].path),
+        sizes=[(r.result.width, r.result.height) if r.result.width and r.result.height else None for r in ordered],
+    )
+    say(f"{len(found)} duplicate clusters")
+    return found
+
+
+def _cluster_json(cluster: DuplicateCluster, ordered: list[ImageRecord]) -> dict[str, Any]:
+    return {
+        "cluster": cluster.cluster_id,
+        "keep": ordered[cluster.keep].path,
+        "duplicates": [ordered[i].path for i in cluster.duplicates],
+        "kinds": {ordered[i].path: cluster.kind_of(i) for i in cluster.duplicates},
+        "matches": [
+            {
+                "a": ordered[m.a].path,
+                "b": ordered[m.b].path,
+                "kind": m.kind,
+                "similarity": round(m.similarity, 4),
+                "evidence": m.evidence,
+            }
+            for m in cluster.matches
+        ],
+    }

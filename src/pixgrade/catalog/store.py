@@ -107,6 +107,12 @@ CREATE TABLE IF NOT EXISTS decisions (
     reasons TEXT,
     warnings TEXT
 );
+CREATE TABLE IF NOT EXISTS content_embeddings (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL,
+    model TEXT NOT NULL,
+    embedding BLOB NOT NULL
+);
 """
 
 
@@ -313,6 +319,58 @@ class Catalog:
             ),
         )
         return int(self.conn.execute("SELECT id FROM images WHERE path = ?", (path_text(result.path),)).fetchone()[0])
+
+    # -- near-duplicate search -----------------------------------------------------------------------------------
+    def content_embedding(self, sha256: str, model: str) -> np.ndarray | None:
+        """The stored content embedding (see :func:`pixgrade.dedupe.features.content_embedding`) of content
+        ``sha256`` computed by ``model``, or None."""
+        row = self.conn.execute(
+            "SELECT embedding FROM content_embeddings WHERE sha256 = ? AND model = ? LIMIT 1", (sha256, model)
+        ).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()
+
+    def save_content_embeddings(self, items: Sequence[tuple[str, str, str, np.ndarray]]) -> None:
+        """Store ``(path, sha256, model, embedding)`` content embeddings (the image rows must exist)."""
+        with self.conn:
+            for path, sha256, model, vector in items:
+                image_id = self.image_id(path)
+                if image_id is None:
+                    raise KeyError(f"{path}: not in the catalogue; save its analysis first")
+                self.conn.execute(
+                    """INSERT INTO content_embeddings (image_id, sha256, model, embedding) VALUES (?, ?, ?, ?)
+                       ON CONFLICT(image_id) DO UPDATE SET sha256 = excluded.sha256, model = excluded.model,
+                         embedding = excluded.embedding""",
+                    (image_id, sha256, model, np.asarray(vector, dtype=np.float32).tobytes()),
+                )
+
+    def duplicate_entries(self, after_id: int = 0) -> Iterator[tuple[int, str, str | None, str | None, int, int]]:
+        """``(image id, path, sha256, phash, width, height)`` of every readable image with a pHash, by id, from
+        ``after_id`` on (streamed: memory stays flat however large the catalogue)."""
+        cursor = self.conn.execute(
+            """SELECT id, path, sha256, phash, COALESCE(width, 0), COALESCE(height, 0) FROM images
+               WHERE error IS NULL AND phash IS NOT NULL AND id > ? ORDER BY id""",
+            (after_id,),
+        )
+        yield from cursor
+
+    def content_embeddings_of(self, model: str, after_id: int = 0) -> Iterator[tuple[int, str, np.ndarray]]:
+        """``(image id, sha256, embedding)`` of the content embeddings by ``model`` whose image still has that
+        content, by id, from ``after_id`` on (streamed)."""
+        cursor = self.conn.execute(
+            """SELECT c.image_id, c.sha256, c.embedding FROM content_embeddings c JOIN images i ON i.id = c.image_id
+               WHERE c.model = ? AND c.sha256 = i.sha256 AND i.error IS NULL AND c.image_id > ? ORDER BY c.image_id""",
+            (model, after_id),
+        )
+        for image_id, sha256, blob in cursor:
+            yield int(image_id), str(sha256), np.frombuffer(blob, dtype=np.float32).copy()
+
+    def entry(self, image_id: int) -> tuple[str, str | None, str | None, int, int] | None:
+        """``(path, sha256, phash, width, height)`` of one image id, or None."""
+        row = self.conn.execute(
+            "SELECT path, sha256, phash, COALESCE(width, 0), COALESCE(height, 0) FROM images WHERE id = ?",
+            (image_id,),
+        ).fetchone()
+        return None if row is None else (str(row[0]), row[1], row[2], int(row[3]), int(row[4]))
 
     def image_id(self, path: str) -> int | None:
         """The id of an image path, or None."""

@@ -403,7 +403,14 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
             for p in outcome.products
         ],
         "duplicate_clusters": [
-            {"keep": path_text(keep), "duplicates": [path_text(d) for d in dups]} for keep, dups in outcome.clusters
+            {
+                "cluster": c["cluster"],
+                "keep": path_text(c["keep"]),
+                "duplicates": [path_text(d) for d in c["duplicates"]],
+                "kinds": {path_text(d): kind for d, kind in c["kinds"].items()},
+                "matches": [{**m, "a": path_text(m["a"]), "b": path_text(m["b"])} for m in c["matches"]],
+            }
+            for c in outcome.duplicate_details
         ],
         "images": [
             {**row, "rules": [] if rec.verdict is None else rec.verdict.rules}

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "score": "score",
     "filter": "filter",
     "catalog": "catalog",
+    "dedupe": "dedupe",
     "train": "train",
     "evaluate": "evaluate",
     "dataset": "dataset",
