@@ -37,6 +37,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="KEY",
         help="require this key on POST /v1/score (X-API-Key header); default: $PIXGRADE_API_KEY if set",
     )
+    parser.add_argument(
+        "--catalog",
+        default=None,
+        metavar="FILE",
+        help="a catalogue written by `pixgrade filter`: enables POST /v1/duplicates against it",
+    )
     parser.add_argument("--max-batch", type=int, default=8, help="largest model batch (default: 8)")
     parser.add_argument("--max-wait-ms", type=float, default=10.0, help="batching window in ms (default: 10)")
     parser.add_argument(
@@ -109,9 +115,17 @@ def run(args: argparse.Namespace) -> int:
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_files=args.max_files,
         decode_threads=args.threads,
+        catalog=args.catalog,
+        catalog_model=_catalog_model(args.model) if args.catalog and scorer.predictor is not None else None,
     )
     if scorer.predictor is not None:
         print(f"pixgrade serve: model {scorer.model_name} on {scorer.predictor.description}", file=sys.stderr)
     print(f"pixgrade serve: http://{args.host}:{args.port}/  (API docs: /docs, metrics: /metrics)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug")
     return 0
+
+
+def _catalog_model(model: str) -> str:
+    from pixgrade.catalog.filtering import model_base_key
+
+    return model_base_key(model)

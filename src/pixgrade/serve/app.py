@@ -28,6 +28,7 @@ from pixgrade.serve.engine import ImageOutcome, Overloaded, ScoringEngine
 from pixgrade.serve.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from pixgrade.serve.policy_adapter import PolicyAdapter
 from pixgrade.serve.schemas import (
+    DuplicatesResponse,
     ErrorBody,
     FactorInfo,
     FactorOut,
@@ -192,6 +193,8 @@ def create_app(
     decode_threads: int = 2,
     heatmap_method: str = "gradcam",
     explainer: Any = "auto",
+    catalog: str | Path | None = None,
+    catalog_model: str | None = None,
 ) -> FastAPI:
     """Build the scoring service.
 
@@ -212,6 +215,9 @@ def create_app(
         explainer: the PyTorch model for heatmaps; ``"auto"`` uses the scorer's model when it is a PyTorch one,
             else loads the scorer's checkpoint with the torch backend on the first heatmap request (scoring stays
             on ONNX Runtime); ``None`` disables heatmaps.
+        catalog: a catalogue written by ``pixgrade filter``: enables ``POST /v1/duplicates`` against it.
+        catalog_model: the catalogue's name of the scorer's model, for comparing content embeddings
+            (:func:`pixgrade.catalog.filtering.model_base_key`); None: hashes and keypoints only.
 
     Raises:
         FileNotFoundError: ``scorer`` is None and the model checkpoint does not exist.
@@ -247,6 +253,12 @@ def create_app(
 
     if isinstance(explainer, str) and explainer == "auto":
         explainer = _auto_explainer(scorer)
+    duplicates_service = None
+    if catalog is not None:
+        from pixgrade.serve.duplicates import CatalogDuplicates
+
+        predictor = getattr(scorer, "predictor", None) if catalog_model is not None else None
+        duplicates_service = CatalogDuplicates(catalog, predictor, catalog_model)
     metrics = ServiceMetrics(max_batch)
     engine = ScoringEngine(
         scorer,
@@ -366,6 +378,34 @@ def create_app(
             body = ErrorBody(detail=detail, results=items)
             return JSONResponse(body.model_dump(mode="json"), status_code=status)
         return ScoreResponse(results=items, model=model_name, policy=adapter.name if adapter else None)
+
+    @app.post(
+        "/v1/duplicates",
+        response_model=DuplicatesResponse,
+        responses={**_ERRORS, 404: {"model": ErrorBody, "description": "the server was started without a catalogue"}},
+        openapi_extra=_UPLOAD_BODY,
+        dependencies=score_dependencies,
+        summary="Find the catalogue images that uploads nearly duplicate",
+        tags=["duplicates"],
+    )
+    async def duplicates(request: Request) -> Any:
+        """Look each uploaded image up in the server's catalogue (`pixgrade serve --catalog FILE`): the catalogue
+        images it is a near-copy of, with their similarity and the kind of match (identical, recompressed, resized,
+        colour-shifted, crop, similar). The catalogue is not rescanned: its duplicate index is brought up to date
+        when the file changes. An unreadable upload gets an `error` and no matches."""
+        if duplicates_service is None:
+            raise HTTPException(404, "this server has no catalogue; start it with `pixgrade serve --catalog FILE`")
+        uploads = await read_multipart(
+            request.headers.get("content-type"),
+            request.headers.get("content-length"),
+            request.stream(),
+            max_upload_bytes=max_upload_bytes,
+            max_files=max_files,
+        )
+        from starlette.concurrency import run_in_threadpool
+
+        results = await run_in_threadpool(duplicates_service.lookup, [(u.filename, u.data) for u in uploads])
+        return DuplicatesResponse(results=results, catalog_images=duplicates_service.size)  # type: ignore[arg-type]
 
     @app.get("/v1/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["service"])
     async def health() -> Any:

@@ -8,6 +8,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "DuplicateMatchOut",
+    "DuplicateResultOut",
+    "DuplicatesResponse",
     "ErrorBody",
     "FactorInfo",
     "FactorOut",
@@ -140,3 +143,31 @@ class FactorInfo(BaseModel):
     unit: str
     direction: str
     threshold: str
+
+
+class DuplicateMatchOut(BaseModel):
+    """A catalogue image the upload nearly duplicates."""
+
+    path: str = Field(description="the catalogue image's path, as the catalogue stores it")
+    kind: str = Field(
+        description="identical, recompressed, resized, colour-shifted, crop (one shows part of the other) or similar"
+    )
+    similarity: float = Field(description="in [0, 1], higher = more alike")
+    evidence: str = Field(description="what decided it: hash, embedding or keypoints")
+    hash_distance: int | None = Field(default=None, description="pHash Hamming distance in bits of 256")
+    embedding_similarity: float | None = Field(default=None, description="content-embedding cosine")
+
+
+class DuplicateResultOut(BaseModel):
+    """The catalogue matches of one uploaded image (most similar first), or why it could not be read."""
+
+    filename: str
+    matches: list[DuplicateMatchOut]
+    error: str | None = None
+
+
+class DuplicatesResponse(BaseModel):
+    """Answer of ``POST /v1/duplicates``."""
+
+    results: list[DuplicateResultOut]
+    catalog_images: int = Field(description="catalogue images in the duplicate index")
