@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "export": "export",
     "serve": "serve",
     "label": "label",
+    "adapt": "adapt",
 }
 
 
