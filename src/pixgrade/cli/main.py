@@ -51,6 +51,7 @@ EXTRA_OF_MODULE: dict[str, tuple[str, str]] = {
     "python_multipart": ("python-multipart", "serve"),
     "prometheus_client": ("prometheus-client", "serve"),
     "swagger_ui_bundle": ("swagger-ui-bundle", "serve"),
+    "markdown_it": ("markdown-it-py", "serve"),
     "ray": ("Ray", "ray"),
     "datasets": ("Hugging Face datasets", "datasets"),
 }
