@@ -36,3 +36,7 @@ class EmptyFileError(ImageLoadError):
 
 class DecompressionBombError(ImageLoadError):
     """The image has more pixels than the configured limit."""
+
+
+class ImageTooLargeError(ImageLoadError):
+    """The file, or the memory its decoding needs (known from the header), is over the configured limit."""

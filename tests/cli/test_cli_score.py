@@ -327,3 +327,27 @@ def test_two_writers_on_one_results_file(tmp_path: Path, wait: bool) -> None:
         assert sorted(codes) == [0, 2], errors
         assert "being written by another pixgrade run (pid" in errors[codes.index(2)]
     assert Counter(csv_paths(out)) == Counter(str(p) for p in images)  # each image exactly once
+
+
+def test_limits_and_faked_headers_give_error_rows(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    data = bytearray(cv2.imencode(".jpg", photo(3))[1].tobytes())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (9000).to_bytes(2, "big") * 2
+    sos = data.find(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+    (folder / "faked.jpg").write_bytes(bytes(data[: start + 10]) + b"\xff\xd9")
+    wide = np.zeros((1500, 2000), np.uint16)
+    wide[::40] = 50000
+    cv2.imwrite(str(folder / "deep.png"), wide)  # 16-bit: about 17 MiB to decode
+    (folder / "big.bin").write_bytes(os.urandom(2 * 1024 * 1024 + 1))
+    cv2.imwrite(str(folder / "ok.png"), photo(4))
+    out = tmp_path / "results.csv"
+    args = [str(folder), "-o", str(out), "--workers", "0", "--max-image-memory", "10", "--max-file-mb", "2"]
+    assert score(*args) == 1
+    rows = {Path(r["path"]).name: r for r in read_rows(out)}
+    assert "at least 99.9% of the picture is missing" in rows["faked.jpg"]["error"]
+    assert "over the per-image memory budget of 10 MiB" in rows["deep.png"]["error"]
+    assert rows["big.bin"]["error"].startswith("file of 2,097,153 bytes is over the limit of 2,097,152 bytes")
+    assert rows["ok.png"]["error"] is None

@@ -420,3 +420,75 @@ def test_permission_error_is_reported_with_the_path(tmp_path: Path, monkeypatch:
     with pytest.raises(ImageLoadError, match="permission denied") as info:
         load_image(path)
     assert info.value.path == str(path)
+
+
+def _faked_header_jpeg(width: int = 9000, height: int = 9000) -> bytes:
+    """A real JPEG's header with its size changed, and the scan cut after 10 bytes: 600-odd bytes claiming
+    ``width`` × ``height`` (libjpeg pads the missing picture with grey and reports no error)."""
+    data = bytearray(_encode(Image.fromarray(_gradient()), "JPEG"))
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    sos = data.find(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+    return bytes(data[: start + 10]) + b"\xff\xd9"
+
+
+def test_faked_header_jpeg_is_a_clear_error_with_the_missing_share() -> None:
+    from pixgrade.errors import CorruptImageError
+
+    data = _faked_header_jpeg()
+    assert len(data) < 1000
+    with pytest.raises(CorruptImageError, match=r"header says 9000x9000 .* at least 99\.9% of the picture is missing"):
+        load_image(data, max_side=1024)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"optimize": True}, {"progressive": True}, {"subsampling": 0}, {"progressive": True, "optimize": True}],
+)
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_flat_complete_jpegs_are_not_taken_for_truncated(mode: str, options: dict[str, object]) -> None:
+    """The most compressible complete JPEGs (one flat colour) still hold at least a bit per block."""
+    flat = Image.new(mode, (1600, 1200), 255 if mode == "L" else (255, 255, 255))
+    image = load_image(_encode(flat, "JPEG", quality=75, **options), max_side=256)
+    assert image.original_size == (1600, 1200)
+
+
+def test_memory_budget_is_checked_from_the_header_before_decoding() -> None:
+    from pixgrade.errors import ImageTooLargeError
+    from pixgrade.io import decode_memory
+
+    wide = np.zeros((1500, 2000), np.uint16)
+    wide[::50] = 60000
+    png16 = _encode(Image.fromarray(wide), "PNG")
+    need = decode_memory("I;16", (2000, 1500))
+    assert need == 2000 * 1500 * (2 + 4)
+    with pytest.raises(ImageTooLargeError, match=r"2000x1500 I;16 pixels needs about 17 MiB, over the per-image"):
+        load_image(png16, max_image_bytes=10 * 1024 * 1024)
+    assert load_image(png16, max_image_bytes=need).original_size == (2000, 1500)
+    assert load_image(png16, max_image_bytes=None).rgb.shape == (1500, 2000, 3)
+    # A JPEG is first decoded at reduced size when max_side allows it: then the budget counts the reduced size.
+    jpeg = _encode(Image.fromarray(np.full((3000, 4000, 3), 200, np.uint8)), "JPEG")
+    with pytest.raises(ImageTooLargeError):
+        load_image(jpeg, max_image_bytes=20 * 1024 * 1024)
+    reduced = load_image(jpeg, max_image_bytes=20 * 1024 * 1024, max_side=512)
+    assert reduced.original_size == (4000, 3000) and max(reduced.rgb.shape) == 512
+
+
+def test_sixteen_bit_conversion_matches_the_value_scale() -> None:
+    ramp = (np.arange(300 * 200, dtype=np.uint32).reshape(300, 200) * 65535 // (300 * 200 - 1)).astype(np.uint16)
+    image = load_image(_encode(Image.fromarray(ramp), "PNG"))
+    expected = np.clip(np.round(ramp / 257.0), 0, 255).astype(np.uint8)
+    assert np.array_equal(image.rgb[:, :, 0], expected) and np.array_equal(image.rgb[:, :, 2], expected)
+
+
+def test_file_size_limit_is_checked_before_reading(tmp_path: Path) -> None:
+    from pixgrade.errors import ImageTooLargeError
+
+    data = _encode(Image.fromarray(_gradient()), "PNG")
+    path = _write(tmp_path, "a.png", data)
+    with pytest.raises(ImageTooLargeError, match=rf"file of {len(data):,} bytes is over the limit of 100 bytes"):
+        load_image(path, max_file_bytes=100)
+    with pytest.raises(ImageTooLargeError):
+        load_image(data, max_file_bytes=100)
+    assert load_image(path, max_file_bytes=len(data)).original_size == (64, 48)

@@ -64,6 +64,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="refuse images with more pixels than this (decompression-bomb guard; default 100,000,000)",
     )
+    parser.add_argument(
+        "--max-image-memory",
+        type=positive_int,
+        default=1024,
+        metavar="MIB",
+        help="memory budget for decoding one image, known from its header before decoding; larger images are "
+        "refused with an error row, JPEGs first decoded at reduced size where scoring allows (default 1024 MiB)",
+    )
+    parser.add_argument(
+        "--max-file-mb",
+        type=positive_int,
+        default=1024,
+        metavar="MIB",
+        help="refuse files larger than this before reading them (default 1024 MiB)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     from pixgrade.cli.ray_support import add_engine_options
 
@@ -88,7 +103,13 @@ def _load_scorer(args: argparse.Namespace) -> Any:
     elif model is not None and model != "default" and not Path(model).is_file():
         raise ConfigError(f"{model}: model checkpoint not found (use --model default, none or a checkpoint path)")
     try:
-        return Scorer(model=model, backend=args.backend, max_pixels=args.max_pixels)
+        return Scorer(
+            model=model,
+            backend=args.backend,
+            max_pixels=args.max_pixels,
+            max_image_bytes=args.max_image_memory * 1024 * 1024,
+            max_file_bytes=args.max_file_mb * 1024 * 1024,
+        )
     except FileNotFoundError as exc:
         if model == "default":
             raise ConfigError(

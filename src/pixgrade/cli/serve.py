@@ -50,6 +50,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted file in MB (default: 20)")
     parser.add_argument("--max-files", type=int, default=16, help="most images per request (default: 16)")
+    parser.add_argument(
+        "--max-image-memory",
+        type=int,
+        default=1024,
+        metavar="MIB",
+        help="memory budget for decoding one image, known from its header; larger images get 413 (default: 1024)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="threads decoding and measuring uploads (default: 2)")
     parser.add_argument(
         "--torch-threads",
@@ -59,6 +66,27 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "PyTorch's intra-op threads, for the torch backend and heatmaps (default 0: PyTorch's choice; 1 is faster "
             "on a busy small machine); ONNX Runtime backends use PIXGRADE_NUM_THREADS or all CPUs"
         ),
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection whose request (headers and body) is not complete in this time (default: 30)",
+    )
+    parser.add_argument(
+        "--keep-alive-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="close an idle keep-alive connection after this time (default: 5)",
+    )
+    parser.add_argument(
+        "--max-inflight-mb",
+        type=float,
+        default=512.0,
+        metavar="MB",
+        help="upload bytes held at once over all requests; beyond it answer 503 before reading (default: 512)",
     )
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     return parser
@@ -78,6 +106,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be in 1..65535, got {args.port}")
     if args.max_upload_mb <= 0:
         raise ConfigError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    for flag, value in (
+        ("--request-timeout", args.request_timeout),
+        ("--keep-alive-timeout", args.keep_alive_timeout),
+        ("--max-inflight-mb", args.max_inflight_mb),
+        ("--max-image-memory", args.max_image_memory),
+    ):
+        if value <= 0:
+            raise ConfigError(f"{flag} must be positive, got {value}")
     import uvicorn
 
     from pixgrade.serve.app import create_app
@@ -98,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from pixgrade.pipeline.scorer import Scorer
 
     try:
-        scorer = Scorer(model=args.model, backend=args.backend)
+        scorer = Scorer(model=args.model, backend=args.backend, max_image_bytes=args.max_image_memory * 1024 * 1024)
     except FileNotFoundError as exc:
         raise ConfigError(
             f"{exc}; pass --model CHECKPOINT for a trained checkpoint, or --model none for factor measures only"
@@ -114,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         max_queue=args.max_queue,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_files=args.max_files,
+        max_bytes_in_flight=int(args.max_inflight_mb * 1024 * 1024),
         decode_threads=args.threads,
         catalog=args.catalog,
         catalog_model=_catalog_model(args.model) if args.catalog and scorer.predictor is not None else None,
@@ -121,7 +158,17 @@ def run(args: argparse.Namespace) -> int:
     if scorer.predictor is not None:
         print(f"pixgrade serve: model {scorer.model_name} on {scorer.predictor.description}", file=sys.stderr)
     print(f"pixgrade serve: http://{args.host}:{args.port}/  (API docs: /docs, metrics: /metrics)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level == "debug")
+    from pixgrade.serve.protocol import timed_protocol
+
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.log_level == "debug",
+        http=timed_protocol(args.request_timeout),
+        timeout_keep_alive=max(1, round(args.keep_alive_timeout)),
+    )
     return 0
 
 

@@ -10,9 +10,11 @@ import math
 import re
 import struct
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -23,18 +25,27 @@ from pixgrade.errors import (
     DecompressionBombError,
     EmptyFileError,
     ImageLoadError,
+    ImageTooLargeError,
     NotAnImageError,
 )
 
 __all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
+    "DEFAULT_MAX_IMAGE_BYTES",
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_FORMATS",
     "LoadedImage",
+    "decode_memory",
     "heif_available",
     "load_image",
 ]
 
 DEFAULT_MAX_PIXELS = 100_000_000
+#: Default memory budget for decoding one image (see :func:`decode_memory`): 1 GiB, enough for a 100-megapixel
+#: RGB photo decoded in full.
+DEFAULT_MAX_IMAGE_BYTES = 1024 * 1024 * 1024
+#: Default largest file the command line reads (1 GiB; a 100-megapixel uncompressed 16-bit TIFF is 600 MB).
+DEFAULT_MAX_FILE_BYTES = 1024 * 1024 * 1024
 
 try:  # HEIC/HEIF decoding through pi-heif (BSD-3-Clause; its wheels bundle libheif and libde265, LGPL-3.0, and no
     # GPL encoder, unlike pillow-heif's x265). Registering adds a Pillow plugin; it changes nothing else in Pillow.
@@ -139,16 +150,38 @@ def heif_available() -> bool:
     return _HEIF
 
 
-def _read_source(source: str | Path | bytes | bytearray | memoryview) -> tuple[bytes, str | None]:
+def too_big_message(size: int, limit: int) -> str:
+    """The cause given for a file over the size limit."""
+    return f"file of {size:,} bytes is over the limit of {limit:,} bytes (raise the maximum file size to allow it)"
+
+
+def check_file_size(path: Path, name: str, max_file_bytes: int | None) -> None:
+    """Refuse, before reading it, a file larger than ``max_file_bytes`` (``None``: no limit)."""
+    if max_file_bytes is None:
+        return
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # reading it reports the cause
+    if size > max_file_bytes:
+        raise ImageTooLargeError(name, too_big_message(size, max_file_bytes))
+
+
+def _read_source(
+    source: str | Path | bytes | bytearray | memoryview, max_file_bytes: int | None = None
+) -> tuple[bytes, str | None]:
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         if not data:
             raise EmptyFileError(None, "empty input (0 bytes)")
+        if max_file_bytes is not None and len(data) > max_file_bytes:
+            raise ImageTooLargeError(None, too_big_message(len(data), max_file_bytes))
         return data, None
     if not isinstance(source, str | Path):
         raise TypeError(f"load_image expects a path or bytes, got {type(source).__name__}")
     path = Path(source)
     name = str(source)
+    check_file_size(path, name, max_file_bytes)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -211,7 +244,66 @@ def _open(data: bytes, name: str | None, max_pixels: int) -> Image.Image:
     return im
 
 
-def _to_rgb_alpha(im: Image.Image, name: str | None) -> tuple[Image.Image, np.ndarray | None]:
+def _pixel_bytes(mode: str) -> int:
+    """Bytes Pillow stores per pixel of ``mode`` (RGB and every 3- or 4-band mode take 4)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def _has_alpha(mode: str, info: Mapping[Any, Any]) -> bool:
+    return mode in ("RGBA", "LA", "RGBa", "La", "PA") or (mode in ("P", "L", "RGB", "1") and "transparency" in info)
+
+
+def decode_memory(mode: str, size: tuple[int, int], *, alpha: bool = False, rotated: bool = False) -> int:
+    """Bytes that decoding an image of ``mode`` and ``size`` (from its header) needs at the peak, in
+    :func:`load_image`: the decoded frame as Pillow stores it (width × height × bytes per pixel: 1 for L/P,
+    2 for 16-bit, 4 for RGB and the other multi-band modes) plus the working copies of the conversion to RGB
+    (3 bytes per pixel for the result; 4 more when Pillow converts the mode; 8 more with transparency; one more
+    frame when the EXIF orientation turns it)."""
+    width, height = size
+    pixels = width * height
+    frame = pixels * _pixel_bytes(mode)
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        extra = 4  # gray (1) and RGB (3), converted in strips
+    elif alpha:
+        extra = 4 + 4 + 3 + 1 + 3  # RGBA frame, its array, RGB and alpha planes, the composited result
+    elif mode == "RGB":
+        extra = 3
+    else:
+        extra = 4 + 3  # Pillow's RGB conversion and its array
+    return frame * (2 if rotated else 1) + pixels * extra
+
+
+_STRIP_PIXELS = 4_000_000  # rows converted at a time by the 16-bit and alpha paths (bounded temporaries)
+
+
+def _wide_to_rgb(im: Image.Image) -> np.ndarray:
+    """RGB array of a 16-bit, 32-bit integer or float image, converted a strip of rows at a time."""
+    mode = im.mode
+    width, height = im.size
+    _low, high = im.getextrema()  # type: ignore[misc]
+    top = float(high) if isinstance(high, int | float) and math.isfinite(high) else 0.0
+    if mode == "F":
+        factor = 255.0 if top <= 1.0 else 1.0
+    elif mode.startswith("I;16") or top > 255:
+        factor = 1.0 / 257.0  # 16-bit range
+    else:
+        factor = 1.0
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    step = max(1, _STRIP_PIXELS // max(1, width))
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        arr = np.asarray(im.crop((0, top, width, bottom)))
+        scaled = arr.astype(np.float64) * factor
+        gray = np.clip(np.nan_to_num(scaled), 0, 255).round().astype(np.uint8)
+        out[top:bottom] = gray[:, :, None]
+    return out
+
+
+def _to_rgb_alpha(im: Image.Image, name: str | None) -> tuple[Image.Image | np.ndarray, np.ndarray | None]:
     """Convert any Pillow mode to an ``RGB`` image plus an optional alpha array (values, not yet composited)."""
     mode = im.mode
     if mode == "CMYK":
@@ -226,20 +318,8 @@ def _to_rgb_alpha(im: Image.Image, name: str | None) -> tuple[Image.Image, np.nd
                 pass  # a broken profile: fall back to Pillow's plain conversion
         return im.convert("RGB"), None
     if mode.startswith("I;16") or mode in ("I", "F"):
-        arr = np.asarray(im)
-        if mode == "F":
-            finite = arr[np.isfinite(arr)]
-            top = float(finite.max()) if finite.size else 0.0
-            scaled = arr * 255.0 if top <= 1.0 else arr
-        elif mode.startswith("I;16") or (arr.size and int(arr.max()) > 255):
-            scaled = arr.astype(np.float64) / 257.0  # 16-bit range
-        else:
-            scaled = arr.astype(np.float64)
-        gray = np.clip(np.nan_to_num(scaled), 0, 255).round().astype(np.uint8)
-        return Image.fromarray(np.repeat(gray[:, :, None], 3, axis=2), "RGB"), None
-    has_alpha = mode in ("RGBA", "LA", "RGBa", "La", "PA") or (
-        mode in ("P", "L", "RGB", "1") and "transparency" in im.info
-    )
+        return _wide_to_rgb(im), None
+    has_alpha = _has_alpha(mode, im.info)
     try:
         if has_alpha:
             rgba = im.convert("RGBA")
@@ -253,9 +333,61 @@ def _to_rgb_alpha(im: Image.Image, name: str | None) -> tuple[Image.Image, np.nd
 
 
 def _composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    a = alpha.astype(np.uint16)[:, :, None]
-    out = (rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255
-    return out.astype(np.uint8)
+    """``rgb`` over white by ``alpha``, in place, a strip of rows at a time (bounded temporaries)."""
+    if not rgb.flags.writeable:
+        rgb = np.array(rgb)
+    step = max(1, _STRIP_PIXELS // max(1, rgb.shape[1]))
+    for top in range(0, rgb.shape[0], step):
+        a = alpha[top : top + step].astype(np.uint16)[:, :, None]
+        strip = rgb[top : top + step]
+        strip[...] = ((strip.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+    return rgb
+
+
+_SOF_HUFFMAN = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7}  # arithmetic-coded frames (C9-CF) are not checked
+
+
+def _jpeg_shortfall(data: bytes) -> tuple[int, int] | None:
+    """``(needed, present)`` bytes of entropy-coded data when a Huffman-coded JPEG holds fewer than its header's
+    size needs, else ``None``. Every 8×8 block of every component costs at least one bit (its DC code), so a
+    complete file holds at least ``blocks / 8`` bytes after its first scan header; a file that ends before that
+    (truncated, or a faked header such as 9000×9000 in 633 bytes, which libjpeg pads with grey) is damaged."""
+    i, n = 2, len(data)
+    frame: tuple[int, int, list[tuple[int, int]]] | None = None
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None  # not a marker where one must be: leave it to the decoder
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in _SOF_HUFFMAN and i + 10 <= n:
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            count = data[i + 9]
+            factors = [(data[j + 1] >> 4, data[j + 1] & 15) for j in range(i + 10, min(n - 2, i + 10 + 3 * count), 3)]
+            frame = (width, height, [(h, v) for h, v in factors if h and v])
+        elif 0xC9 <= marker <= 0xCF and marker != 0xCC:
+            return None
+        if marker == 0xDA:
+            if frame is None or not frame[2]:
+                return None
+            width, height, factors = frame
+            h_max = max(h for h, _ in factors)
+            v_max = max(v for _, v in factors)
+            blocks = sum(
+                math.ceil(math.ceil(width * h / h_max) / 8) * math.ceil(math.ceil(height * v / v_max) / 8)
+                for h, v in factors
+            )
+            needed = blocks // 8
+            present = max(0, n - (i + 2 + length))
+            return (needed, present) if present < needed else None
+        i += 2 + length
+    return None
 
 
 def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -268,6 +400,8 @@ def load_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_side: int | None = None,
+    max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES,
+    max_file_bytes: int | None = None,
 ) -> LoadedImage:
     """Decode an image file or bytes to RGB (EXIF orientation applied, transparency composited on white).
 
@@ -278,6 +412,10 @@ def load_image(
             downscale by area averaging so the longest side of ``rgb`` is at most ``max_side``. Never upscales.
             Other formats are decoded in full, then area-averaged. Use ``max_side >= 512`` to keep the measures'
             values the same as with a full decode (they work on a 512-px copy).
+        max_image_bytes: memory budget for decoding (:func:`decode_memory`, from the header, after any reduced
+            JPEG decoding that ``max_side`` allows); an image that needs more is refused before it is decoded.
+            ``None``: no budget.
+        max_file_bytes: refuse a file (or bytes) larger than this before reading it; ``None``: no limit.
 
     Returns:
         A :class:`LoadedImage`.
@@ -287,13 +425,14 @@ def load_image(
         NotAnImageError: the content is no supported image format (whatever the extension says).
         CorruptImageError: the content is an image but truncated or damaged.
         DecompressionBombError: more than ``max_pixels`` pixels.
+        ImageTooLargeError: the file is over ``max_file_bytes``, or decoding it needs more than ``max_image_bytes``.
         ImageLoadError: the file cannot be read (missing, a directory, permissions) or its colour mode is unusable.
     """
     if max_pixels <= 0:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
     if max_side is not None and max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
-    data, name = _read_source(source)
+    data, name = _read_source(source, max_file_bytes)
     im = _open(data, name, max_pixels)
     with im:
         fmt = str(im.format)
@@ -316,6 +455,33 @@ def load_image(
             if fmt in ("JPEG", "MPO"):
                 # DCT scaling to the smallest 1/2, 1/4, 1/8 size still >= the target: much less work to decode.
                 im.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
+        if fmt in ("JPEG", "MPO"):
+            shortfall = _jpeg_shortfall(data)
+            if shortfall is not None:
+                needed, present = shortfall
+                raise CorruptImageError(
+                    name,
+                    f"truncated or faked JPEG: its header says {width}x{height} pixels, which needs at least "
+                    f"{needed:,} bytes of image data, but the file holds {present:,}; at least "
+                    f"{math.floor(1000 * (1 - present / needed)) / 10:g}% of the picture is missing",
+                )
+        if max_image_bytes is not None:
+            orientation = 1
+            try:  # from the header's EXIF only: Image.getexif() may decode a PNG to find its eXIf chunk
+                if im.info.get("exif"):
+                    header_exif = Image.Exif()
+                    header_exif.load(im.info["exif"])
+                    orientation = int(header_exif.get(0x0112, 1))
+            except _DECODE_ERRORS:
+                orientation = 1
+            need = decode_memory(im.mode, im.size, alpha=_has_alpha(im.mode, im.info), rotated=orientation != 1)
+            if need > max_image_bytes:
+                mib = 1024 * 1024
+                raise ImageTooLargeError(
+                    name,
+                    f"decoding {width}x{height} {mode} pixels needs about {need / mib:,.0f} MiB, over the "
+                    f"per-image memory budget of {max_image_bytes / mib:,.0f} MiB (raise it to allow this image)",
+                )
         try:
             im.load()
         except Image.DecompressionBombError as exc:

@@ -18,6 +18,7 @@ import numpy as np
 
 from pixgrade.errors import ImageLoadError
 from pixgrade.io import load_image, sha256_bytes
+from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES, check_file_size
 from pixgrade.measures import Factor, measure_all
 
 __all__ = ["Analysis", "AnalysisSettings", "analyse", "analyse_chunk", "shrink_to"]
@@ -32,6 +33,9 @@ class AnalysisSettings:
     Attributes:
         factor_names: factors to measure (``None``: all).
         max_pixels: decompression-bomb limit passed to :func:`pixgrade.io.load_image`.
+        max_image_bytes: memory budget for decoding one image, passed to :func:`~pixgrade.io.load_image`
+            (``None``: none).
+        max_file_bytes: largest file read (checked before reading; ``None``: no limit).
         analysis_max_side: decode so the longest side is at most this (``None``: full resolution); the factors
             are measured on this decoded image, except those that read ``original_size`` (resolution, aspect).
         model_max_side: when a model will score the image, the decoded image is area-downscaled so its longest
@@ -43,6 +47,8 @@ class AnalysisSettings:
     max_pixels: int = 100_000_000
     analysis_max_side: int | None = None
     model_max_side: int | None = None
+    max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES
+    max_file_bytes: int | None = None
 
 
 @dataclass
@@ -73,9 +79,10 @@ def shrink_to(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
-def _read(source: str | Path | bytes) -> bytes:
+def _read(source: str | Path | bytes, max_file_bytes: int | None = None) -> bytes:
     if isinstance(source, bytes | bytearray | memoryview):
         return bytes(source)
+    check_file_size(Path(source), str(source), max_file_bytes)
     try:
         return Path(source).read_bytes()
     except FileNotFoundError:
@@ -95,12 +102,17 @@ def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str |
         label = "<bytes>" if isinstance(source, bytes | bytearray | memoryview) else str(source)
     result = Analysis(path=label)
     try:
-        data = _read(source)
+        data = _read(source, settings.max_file_bytes)
         result.sha256 = sha256_bytes(data)
         if not data:
             result.error = "empty file (0 bytes)" if label != "<bytes>" else "empty input (0 bytes)"
             return result
-        image = load_image(data, max_pixels=settings.max_pixels, max_side=settings.analysis_max_side)
+        image = load_image(
+            data,
+            max_pixels=settings.max_pixels,
+            max_side=settings.analysis_max_side,
+            max_image_bytes=settings.max_image_bytes,
+        )
     except ImageLoadError as exc:
         result.error = exc.cause
         return result

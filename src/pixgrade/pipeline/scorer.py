@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pixgrade.errors import ConfigError
+from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, Factor
 from pixgrade.pipeline.analysis import Analysis, AnalysisSettings, analyse, analyse_chunk, init_worker, run_model
 from pixgrade.pipeline.combine import build_reasons, measures_score
@@ -69,6 +70,9 @@ class Scorer:
             :func:`pixgrade.model.predictor.load_predictor`.
         factors: factor names to measure (default: all of :data:`pixgrade.measures.FACTOR_NAMES`).
         max_pixels: refuse images with more pixels than this (decompression-bomb guard).
+        max_image_bytes: memory budget for decoding one image, known from its header before decoding
+            (:func:`pixgrade.io.decode_memory`); ``None``: none.
+        max_file_bytes: refuse files larger than this before reading them; ``None``: no limit.
         analysis_max_side: decode at most this longest side (``None``: full resolution). ``"auto"`` (default) is
             the larger of the measures' working size (:data:`pixgrade.measures.WORK_SIDE`, 512) and the
             model's ``input_max_side``: nothing downstream looks at finer pixels, so decoding more is wasted
@@ -91,6 +95,8 @@ class Scorer:
         *,
         analysis_max_side: int | Literal["auto"] | None = "auto",
         model_in_workers: bool = False,
+        max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES,
+        max_file_bytes: int | None = None,
     ) -> None:
         if factors is not None:
             unknown = [name for name in factors if name not in FACTOR_NAMES]
@@ -102,6 +108,8 @@ class Scorer:
             raise ConfigError(f"analysis_max_side must be at least 64, got {analysis_max_side}")
         self.factor_names: tuple[str, ...] = tuple(factors) if factors is not None else FACTOR_NAMES
         self.max_pixels = max_pixels
+        self.max_image_bytes = max_image_bytes
+        self.max_file_bytes = max_file_bytes
         self.backend = backend
         self.model_in_workers = model_in_workers
         self._model_spec: Any = None
@@ -131,6 +139,8 @@ class Scorer:
         return AnalysisSettings(
             factor_names=self.factor_names,
             max_pixels=self.max_pixels,
+            max_image_bytes=self.max_image_bytes,
+            max_file_bytes=self.max_file_bytes,
             analysis_max_side=self.analysis_max_side,
             model_max_side=int(self.predictor.input_max_side) if self.predictor is not None else None,
         )

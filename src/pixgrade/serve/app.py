@@ -40,14 +40,15 @@ from pixgrade.serve.schemas import (
     ScoreResponse,
     finite,
 )
-from pixgrade.serve.uploads import UploadError, read_multipart
+from pixgrade.serve.uploads import BytesInFlight, UploadError, body_limit, declared_length, read_multipart
 
-__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "STATIC_DIR", "create_app"]
+__all__ = ["DEFAULT_MAX_BYTES_IN_FLIGHT", "DEFAULT_MAX_UPLOAD_BYTES", "STATIC_DIR", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES_IN_FLIGHT = 512 * 1024 * 1024
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -87,6 +88,16 @@ _UPLOAD_BODY = {
         },
     }
 }
+
+
+async def _capped(body: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """``body``, refused with 413 as soon as it grows past the ``limit`` bytes reserved for it."""
+    received = 0
+    async for chunk in body:
+        received += len(chunk)
+        if received > limit:
+            raise UploadError(413, f"request body is over the {limit:,} bytes reserved for it")
+        yield chunk
 
 
 def _image_json(outcome: ImageOutcome) -> ImageScore:
@@ -190,6 +201,7 @@ def create_app(
     max_queue: int = 64,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     max_files: int = 16,
+    max_bytes_in_flight: int = DEFAULT_MAX_BYTES_IN_FLIGHT,
     decode_threads: int = 2,
     heatmap_method: str = "gradcam",
     explainer: Any = "auto",
@@ -210,6 +222,9 @@ def create_app(
         max_queue: most images in the service at once; beyond it requests get 503 with ``Retry-After``.
         max_upload_bytes: largest accepted file (413 beyond, checked while reading).
         max_files: most images per request (capped at ``max_queue``).
+        max_bytes_in_flight: upload bytes held at once over all requests: each request reserves its declared
+            ``Content-Length`` (or the largest allowed body when it declares none) before its body is read;
+            one that does not fit gets 503 with ``Retry-After`` at once, one larger than this gets 413.
         decode_threads: threads decoding and measuring uploads.
         heatmap_method: see :data:`pixgrade.explain.EXPLAIN_METHODS`.
         explainer: the PyTorch model for heatmaps; ``"auto"`` uses the scorer's model when it is a PyTorch one,
@@ -228,6 +243,7 @@ def create_app(
         ("max_queue", max_queue),
         ("max_upload_bytes", max_upload_bytes),
         ("max_files", max_files),
+        ("max_bytes_in_flight", max_bytes_in_flight),
         ("decode_threads", decode_threads),
     ):
         if value < 1:
@@ -250,6 +266,8 @@ def create_app(
     else:  # a loaded pixgrade.policy.Policy
         adapter = PolicyAdapter(policy)
     max_files = min(max_files, max_queue)
+    in_flight = BytesInFlight(max_bytes_in_flight)
+    max_body = body_limit(max_upload_bytes, max_files)
 
     if isinstance(explainer, str) and explainer == "auto":
         explainer = _auto_explainer(scorer)
@@ -295,6 +313,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.metrics = metrics
+    app.state.bytes_in_flight = in_flight
     app.add_middleware(_MetricsMiddleware, metrics=metrics)  # type: ignore[arg-type]
 
     # -- errors ----------------------------------------------------------------------------------------------------
@@ -359,17 +378,39 @@ def create_app(
 
         The answer is 200 when at least one image was scored; failed images then carry an `error`. When no image
         could be scored the status is that of the failure (415 not an image, 422 corrupt, 413 too many pixels)."""
-        engine.check_capacity()
+        engine.check_capacity()  # the queue, the declared size and the bytes in flight: all before reading the body
         if heatmap and not engine.can_explain:
             raise HTTPException(400, "heatmaps need the PyTorch quality model; this server has none loaded")
-        uploads = await read_multipart(
-            request.headers.get("content-type"),
-            request.headers.get("content-length"),
-            request.stream(),
-            max_upload_bytes=max_upload_bytes,
-            max_files=max_files,
-        )
-        outcomes = await engine.score(uploads, heatmap=heatmap)
+        declared = declared_length(request.headers.get("content-length"))
+        if declared is not None and declared > max_body:
+            raise UploadError(
+                413,
+                f"request body of {declared:,} bytes is over the limit of {max_files} images of at most "
+                f"{max_upload_bytes:,} bytes each",
+            )
+        want = min(max_body if declared is None else declared, max_bytes_in_flight)
+        if declared is not None and declared > max_bytes_in_flight:
+            raise UploadError(
+                413,
+                f"request body of {declared:,} bytes is over the {max_bytes_in_flight:,} bytes "
+                "this service holds at once",
+            )
+        if not in_flight.try_reserve(want):
+            raise Overloaded(
+                engine.retry_after(),
+                f"the service is receiving as many upload bytes as it holds at once ({max_bytes_in_flight:,})",
+            )
+        try:
+            uploads = await read_multipart(
+                request.headers.get("content-type"),
+                request.headers.get("content-length"),
+                _capped(request.stream(), want),
+                max_upload_bytes=max_upload_bytes,
+                max_files=max_files,
+            )
+            outcomes = await engine.score(uploads, heatmap=heatmap)
+        finally:
+            in_flight.release(want)
         items = [_image_json(o) for o in outcomes]
         if not any(o.ok for o in outcomes):
             statuses = {o.status for o in outcomes}

@@ -32,6 +32,7 @@ from pixgrade.errors import (
     DecompressionBombError,
     EmptyFileError,
     ImageLoadError,
+    ImageTooLargeError,
     NotAnImageError,
 )
 from pixgrade.explain import encode_png, explain_image, overlay_heatmap
@@ -115,6 +116,8 @@ def classify_load_error(exc: BaseException) -> tuple[int, str]:
         return 422, "empty_file"
     if isinstance(exc, DecompressionBombError):
         return 413, "too_many_pixels"
+    if isinstance(exc, ImageTooLargeError):
+        return 413, "too_large"
     if isinstance(exc, CorruptImageError):
         return 422, "corrupt_image"
     return 422, "unreadable_image"
@@ -288,7 +291,12 @@ class ScoringEngine:
     def _classify(self, data: bytes) -> tuple[int, str]:
         """Status for an image ``analyse`` could not read: decode again to learn the typed cause."""
         try:
-            load_image(data, max_pixels=self.settings.max_pixels, max_side=self.settings.analysis_max_side)
+            load_image(
+                data,
+                max_pixels=self.settings.max_pixels,
+                max_side=self.settings.analysis_max_side,
+                max_image_bytes=self.settings.max_image_bytes,
+            )
         except ImageLoadError as exc:
             return classify_load_error(exc)
         except Exception:

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-__all__ = ["Upload", "UploadError", "clean_filename", "read_multipart"]
+__all__ = [
+    "BytesInFlight",
+    "Upload",
+    "UploadError",
+    "body_limit",
+    "clean_filename",
+    "declared_length",
+    "read_multipart",
+]
 
 #: Form fields whose parts are taken as images even when the client gives no file name.
 IMAGE_FIELDS = ("files", "file")
@@ -50,6 +58,52 @@ class _Part:
     content_type: str | None = None
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
+
+
+def body_limit(max_upload_bytes: int, max_files: int) -> int:
+    """Largest request body accepted with these limits (the files plus room for multipart framing)."""
+    return (max_files + 2) * (max_upload_bytes + _PART_OVERHEAD)
+
+
+def declared_length(content_length: str | None) -> int | None:
+    """The body size a ``Content-Length`` header declares (``None`` when absent, e.g. a chunked upload).
+
+    Raises:
+        UploadError: 400 for a value that is not a non-negative whole number.
+    """
+    if content_length is None:
+        return None
+    try:
+        declared = int(content_length)
+    except ValueError:
+        raise UploadError(400, f"invalid Content-Length {content_length!r}") from None
+    if declared < 0:
+        raise UploadError(400, f"invalid Content-Length {content_length!r}")
+    return declared
+
+
+class BytesInFlight:
+    """Upload bytes the service holds at once, over all requests: a request reserves its declared body size (or
+    the largest allowed body when it declares none) before any of its body is read, and gives it back when it
+    is answered; one that does not fit is refused at once, so memory stays under ``limit`` however many clients
+    upload together. Used from the event loop only (no lock)."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        self.limit = limit
+        self.reserved = 0
+
+    def try_reserve(self, n: int) -> bool:
+        """Reserve ``n`` bytes if they fit; False (nothing reserved) when they do not."""
+        if self.reserved + n > self.limit:
+            return False
+        self.reserved += n
+        return True
+
+    def release(self, n: int) -> None:
+        """Give ``n`` reserved bytes back."""
+        self.reserved = max(0, self.reserved - n)
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
@@ -92,18 +146,14 @@ async def read_multipart(
     boundary = params.get(b"boundary")
     if not boundary:
         raise UploadError(400, "multipart/form-data without a boundary parameter")
-    max_body = (max_files + 2) * (max_upload_bytes + _PART_OVERHEAD)
-    if content_length is not None:
-        try:
-            declared = int(content_length)
-        except ValueError:
-            raise UploadError(400, f"invalid Content-Length {content_length!r}") from None
-        if declared > max_body:
-            raise UploadError(
-                413,
-                f"request body of {declared:,} bytes is over the limit of {max_files} images of at most "
-                f"{max_upload_bytes:,} bytes each",
-            )
+    max_body = body_limit(max_upload_bytes, max_files)
+    declared = declared_length(content_length)
+    if declared is not None and declared > max_body:
+        raise UploadError(
+            413,
+            f"request body of {declared:,} bytes is over the limit of {max_files} images of at most "
+            f"{max_upload_bytes:,} bytes each",
+        )
 
     parts: list[_Part] = []
     current: list[_Part] = []
