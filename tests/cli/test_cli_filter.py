@@ -222,3 +222,70 @@ def test_killed_run_is_marked_interrupted_and_its_part_files_removed(shop: Path,
     with Catalog(out / "catalog.sqlite") as catalog:
         status = dict(catalog.conn.execute("SELECT id, status FROM runs").fetchall())
     assert status[stale] == "interrupted" and sorted(status.values()) == ["done", "interrupted"]
+
+
+@pytest.mark.parametrize("crash_after", [1, 4])
+def test_interrupted_move_is_finished_by_the_rerun(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_after: int
+) -> None:
+    """A run killed after some moves: the rerun decides for every original image, as one uninterrupted run
+    would (an exact copy does not become a second main image), and finishes the moves."""
+    import shutil
+
+    import pixgrade.catalog
+
+    reference_shop = tmp_path / "reference-shop"
+    shutil.copytree(shop, reference_shop)
+    main(["filter", str(reference_shop), "-o", str(tmp_path / "reference"), "--no-files", *FAST])
+    expected = {name: row["decision"] for name, row in read_decisions(tmp_path / "reference").items()}
+    originals = sorted(p for p in shop.rglob("*") if p.is_file())
+
+    real = pixgrade.catalog.place_file
+    calls: list[Path] = []
+
+    def crash(src: str | Path, *args: object, **kwargs: object) -> tuple[Path, bool]:
+        if len(calls) == crash_after:
+            raise KeyboardInterrupt  # as a kill would, between two moves
+        calls.append(Path(src))
+        return real(src, *args, **kwargs)  # type: ignore[arg-type]
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(pixgrade.catalog, "place_file", crash)
+    assert main(["filter", str(shop), "-o", str(out), "--move", *FAST]) == 130
+    monkeypatch.undo()
+    assert sum(1 for p in originals if not p.exists()) == crash_after
+    assert main(["filter", str(shop), "-o", str(out), "--move", *FAST]) == 1  # broken.jpg is unreadable
+    decided = read_decisions(out)
+    assert {name: row["decision"] for name, row in decided.items()} == expected
+    assert len(decided) == len(originals)
+    assert all(Path(row["destination"]).is_file() for row in decided.values() if row["destination"])
+    assert not any(p.exists() for p in originals if p.name != "broken.jpg" or decided[p.name]["destination"])
+    main(["filter", str(shop), "-o", str(out), "--move", *FAST])  # later reruns still see every image
+    assert len(read_decisions(out)) == len(originals)
+
+
+def test_move_keeps_symlinks_resolving_and_refuses_broken_ones(tmp_path: Path) -> None:
+    external = tmp_path / "library" / "photo.jpg"
+    photo(external)
+    shop = tmp_path / "shop"
+    (shop / "SKU1").mkdir(parents=True)
+    (shop / "SKU1" / "linked.jpg").symlink_to(Path("..") / ".." / "library" / "photo.jpg")  # relative link
+    (shop / "SKU1" / "dangling.jpg").symlink_to("missing.jpg")
+    out = tmp_path / "out"
+    assert main(["filter", str(shop), "-o", str(out), "--move", *FAST]) == 1
+    decided = read_decisions(out)
+    moved = Path(decided["linked.jpg"]["destination"])
+    assert moved.is_symlink() and moved.resolve() == external.resolve() and external.is_file()
+    assert not os.path.lexists(shop / "SKU1" / "linked.jpg")
+    assert decided["dangling.jpg"]["error"].startswith("broken symbolic link")
+    assert (shop / "SKU1" / "dangling.jpg").is_symlink()  # refused, left where it is
+
+
+def test_place_file_refuses_to_move_a_broken_link(tmp_path: Path) -> None:
+    from pixgrade.catalog import place_file
+
+    link = tmp_path / "a.jpg"
+    link.symlink_to("nowhere.jpg")
+    with pytest.raises(OSError, match="broken symbolic link"):
+        place_file(link, tmp_path / "dest", "move")
+    assert link.is_symlink()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -104,6 +104,8 @@ class ImageRecord:
     reused: bool
     verdict: Verdict | None = None
     decision: Decision | None = None
+    location: str | None = None
+    """Where the file is now when that is not ``path`` (an original an interrupted ``--move`` took away)."""
 
 
 @dataclass
@@ -234,6 +236,7 @@ def run_filter(
     exclude: Sequence[str | Path] = (),
     command: str = "filter",
     progress: Callable[[str], None] | None = None,
+    relocated: Mapping[str, Path] | None = None,
 ) -> FilterOutcome:
     """Filter the images under ``inputs`` by ``settings``, recording everything in ``catalog``.
 
@@ -248,6 +251,13 @@ def run_filter(
         text_detector = available_text_detectors()[0]
     walk_errors: list[tuple[Path, str]] = []
     files = collect_files(inputs, exclude, on_error=lambda path, cause: walk_errors.append((path, cause)))
+    locations: dict[Path, Path] = {}
+    if relocated:  # originals an earlier --move took away: judged again under their original paths
+        present = {p.resolve() for p in files}
+        for original, now in relocated.items():
+            if Path(original).resolve() not in present and now.resolve() not in present:
+                files.append(Path(original))
+                locations[Path(original)] = now
     scorer: Scorer | None = None
 
     def get_scorer() -> Scorer:
@@ -263,7 +273,18 @@ def run_filter(
     run_id = catalog.start_run(command, settings.policy.name, model_key)
     try:
         return _filter_run(
-            files, walk_errors, inputs, settings, catalog, run_id, model_key, text_detector, exclude, say, get_scorer
+            files,
+            walk_errors,
+            inputs,
+            settings,
+            catalog,
+            run_id,
+            model_key,
+            text_detector,
+            exclude,
+            say,
+            get_scorer,
+            locations,
         )
     except BaseException:  # Ctrl-C or an error: the run is over, not running (a kill -9 is caught at the next start)
         catalog.finish_run(run_id, 0, 0, status="interrupted")
@@ -282,6 +303,7 @@ def _filter_run(
     exclude: Sequence[str | Path],
     say: Callable[[str], None],
     get_scorer: Callable[[], Any],
+    locations: Mapping[Path, Path],
 ) -> FilterOutcome:
     """The body of :func:`run_filter` once the run is logged."""
 
@@ -298,8 +320,8 @@ def _filter_run(
     for path in files:
         key = str(path.resolve())
         try:
-            sha = sha256_file(path)
-            size = path.stat().st_size
+            sha = sha256_file(locations.get(path, path))
+            size = locations.get(path, path).stat().st_size
         except OSError as exc:
             result = ImageResult(path=key, error=f"cannot read the file: {exc.strerror or exc}")
             records[key] = ImageRecord(str(path), result, None, None, None, reused=False)
@@ -307,13 +329,14 @@ def _filter_run(
         stored = catalog.lookup(sha, model_key, key)
         if stored is not None:
             records[key] = ImageRecord(str(path), stored.result, stored.facts, stored.phash, size, reused=True)
+            records[key].location = str(locations[path]) if path in locations else None
         else:
             todo.append(path)
     n_reused = sum(r.reused for r in records.values())
     say(f"{len(files)} files: {n_reused} unchanged (stored scores reused), {len(todo)} to score")
 
     if todo:
-        names = [str(p) for p in todo]
+        names = [str(locations.get(p, p)) for p in todo]
         work: Iterable[AnalysedFile]
         if settings.engine is not None:
             work = settings.engine(names, settings, text_detector)
@@ -325,9 +348,11 @@ def _filter_run(
             result.path = key
             if result.error is None and item.facts_error is not None:
                 result.error = item.facts_error
-            n_bytes = path.stat().st_size if path.exists() else None
+            where = locations.get(path, path)
+            n_bytes = where.stat().st_size if where.exists() else None
             facts = item.facts if result.error is None else None
             record = ImageRecord(str(path), result, facts, item.phash, n_bytes, False)
+            record.location = str(locations[path]) if path in locations else None
             catalog.save_analysis(
                 result, model_key=model_key, facts=record.facts, phash=item.phash, size_bytes=n_bytes, run_id=run_id
             )

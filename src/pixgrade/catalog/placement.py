@@ -6,6 +6,8 @@
   replacing), so an interrupted copy never leaves a half file under the final name.
 - A move is a hard link plus unlink of the source on the same file system; across file systems it is a verified
   copy, and the source is removed only after the copy is complete and byte-identical.
+- A symbolic link is moved as a link to the same file (an absolute target, so it still resolves from its new
+  folder); a broken link is refused with the reason and left where it is.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def unique_destination(folder: Path, name: str) -> Path:
 
 
 def _same(src: Path, dst: Path, mode: Mode) -> bool:
-    if mode == "symlink":
+    if mode == "symlink" or (mode == "move" and src.is_symlink()):
         return dst.is_symlink() and Path(os.readlink(dst)) == src.resolve()
     try:
         return dst.is_file() and not dst.is_symlink() and filecmp.cmp(src, dst, shallow=False)
@@ -74,6 +76,22 @@ def _link_exclusive(tmp: Path, folder: Path, name: str) -> Path:
         return dst
 
 
+def _move_link(src: Path, folder: Path) -> Path:
+    """Move the symbolic link ``src`` into ``folder`` as a link to the same file (absolute target)."""
+    target = Path(os.path.join(src.parent, os.readlink(src)))
+    if not target.exists():
+        raise OSError(errno.ENOENT, f"broken symbolic link (to {os.readlink(src)!r}); not moved")
+    resolved = target.resolve()
+    while True:
+        dst = unique_destination(folder, src.name)
+        try:
+            os.symlink(resolved, dst)
+        except FileExistsError:
+            continue
+        src.unlink()
+        return dst
+
+
 def place_file(src: str | Path, folder: str | Path, mode: Mode = "copy", *, dry_run: bool = False) -> tuple[Path, bool]:
     """Put ``src`` into ``folder`` by ``mode``.
 
@@ -99,6 +117,8 @@ def place_file(src: str | Path, folder: str | Path, mode: Mode = "copy", *, dry_
                 return dst, True
             except FileExistsError:
                 continue
+    if mode == "move" and src.is_symlink():
+        return _move_link(src, folder), True
     if mode == "move":
         while True:
             dst = unique_destination(folder, src.name)

@@ -281,8 +281,17 @@ def _leftover_part_files(outdir: Path) -> list[Path]:
 def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path | None, catalog_path: str) -> int:
     """The work of :func:`run` once its outputs are locked."""
     from pixgrade.catalog import Catalog, place_file, run_filter
+    from pixgrade.catalog.journal import MoveJournal
     from pixgrade.io.files import path_text
 
+    journal = MoveJournal(outdir) if outdir is not None else None
+    relocated = journal.locations(args.paths) if journal is not None else {}
+    if relocated:
+        print(
+            f"{len(relocated)} original(s) moved by an earlier --move into {outdir} are judged again "
+            f"(from {journal.path if journal else ''})",
+            file=sys.stderr,
+        )
     stored = args.catalog or (str(outdir / "catalog.sqlite") if outdir is not None else None)
     if args.dry_run and stored and Path(stored).is_file():
         # A dry run may read the stored scores but must not write: work on an in-memory copy.
@@ -311,6 +320,7 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
             exclude=[outdir] if outdir else [],
             command=" ".join(["pixgrade filter", *map(path_text, args.paths), "--policy", path_text(args.policy)]),
             progress=say,
+            relocated=relocated,
         )
 
     destinations: dict[str, str] = {}
@@ -318,11 +328,17 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
         for record in outcome.records:
             decision = record.decision
             assert decision is not None
-            if not Path(record.path).is_file():
+            current = record.location or record.path  # an original a previous --move took away is there now
+            if not Path(current).is_file():
                 continue
             folder = outdir / _FOLDERS[decision.decision] / _product_folder(decision.product)
+            moving = args.placement == "move" and not args.dry_run and journal is not None
             try:
-                dst, changed = place_file(record.path, folder, args.placement, dry_run=args.dry_run)
+                if moving:
+                    journal.intend(record.path, folder, record.result.sha256)  # type: ignore[union-attr]
+                dst, changed = place_file(current, folder, args.placement, dry_run=args.dry_run)
+                if moving and (changed or record.location is not None):
+                    journal.moved(record.path, dst)  # type: ignore[union-attr]
             except OSError as exc:
                 say(f"{path_text(record.path)}: could not {args.placement} into {folder}: {exc.strerror or exc}")
                 continue
