@@ -21,7 +21,7 @@ import numpy as np
 from pixgrade.catalog.store import Catalog
 from pixgrade.dedupe.duplicates import DuplicateSettings, perceptual_hash, verify_pair
 from pixgrade.dedupe.duplicates import PairPixels as Pixels
-from pixgrade.dedupe.features import CONTENT_SIDE, colour_signature, content_embedding, local_features
+from pixgrade.dedupe.features import CONTENT_SIDE, content_embedding
 from pixgrade.dedupe.index import DuplicateIndex, hamming, hashes_to_bytes
 from pixgrade.errors import ImageLoadError
 from pixgrade.io import load_image
@@ -208,7 +208,7 @@ def find_in_catalog(
                 import cv2
 
                 small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-            query_pixels = Pixels(local_features(small), colour_signature(small))
+            query_pixels = Pixels(small)
         return query_pixels
 
     matches = []
@@ -226,7 +226,7 @@ def find_in_catalog(
 
         def both(path: str = path) -> tuple[Pixels | None, Pixels | None]:
             other = pixels_of(path)
-            theirs = None if other is None else Pixels(local_features(other), colour_signature(other))
+            theirs = None if other is None else Pixels(other)
             return theirs, query_side()
 
         sizes = ((width, height) if width and height else None, (rgb.shape[1], rgb.shape[0]))

@@ -26,6 +26,7 @@ __all__ = [
     "LocalFeatures",
     "colour_signature",
     "content_embedding",
+    "fit_side",
     "geometric_match",
     "local_features",
 ]
@@ -44,7 +45,8 @@ def _check_rgb(rgb: np.ndarray) -> None:
         raise ValueError(f"expected an RGB uint8 array of shape (H, W, 3), got {getattr(rgb, 'shape', None)}")
 
 
-def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
+def fit_side(rgb: np.ndarray, side: int) -> np.ndarray:
+    """``rgb`` resized (area-averaged down, bilinear up) so its longest side is ``side`` pixels."""
     height, width = rgb.shape[:2]
     scale = side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -59,7 +61,7 @@ def content_embedding(rgb: np.ndarray, predictor: Any) -> np.ndarray:
         - output: ``(E,)`` float32.
     """
     _check_rgb(rgb)
-    vector = np.asarray(predictor.embed([_fit(rgb, CONTENT_SIDE)])[0], dtype=np.float32).ravel()
+    vector = np.asarray(predictor.embed([fit_side(rgb, CONTENT_SIDE)])[0], dtype=np.float32).ravel()
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
 
@@ -102,7 +104,7 @@ def local_features(rgb: np.ndarray, n_features: int = 700) -> LocalFeatures:
         - rgb: ``(H, W, 3)`` uint8.
     """
     _check_rgb(rgb)
-    small = _fit(rgb, LOCAL_SIDE)
+    small = fit_side(rgb, LOCAL_SIDE)
     grey = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
     create: Any = getattr(cv2, "ORB_create")  # noqa: B009 - not in OpenCV's type stubs
     orb = create(nfeatures=n_features, fastThreshold=10, edgeThreshold=15, patchSize=15)
