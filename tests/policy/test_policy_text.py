@@ -59,3 +59,27 @@ def test_the_pp_ocr_model_ships_inside_pixgrade_unchanged() -> None:
     assert db_model_path() == DB_MODEL_FILE
     assert sha256_file(DB_MODEL_FILE) == DB_MODEL_SHA256
     assert "Apache License" in (DB_MODEL_FILE.parent / "LICENSE-PaddleOCR.txt").read_text()[:100]
+
+
+def test_rendered_badge_scores_high_and_a_shaded_print_low() -> None:
+    from pixgrade.policy.text import TextBox, rendered_text_score
+
+    font = ImageFont.truetype("DejaVuSans-Bold.ttf", 28) if _has_dejavu() else ImageFont.load_default(size=28)
+    badge = Image.new("RGB", (200, 50), (220, 30, 40))
+    ImageDraw.Draw(badge).text((10, 8), "SALE 50%", fill=(255, 255, 255), font=font)
+    box = TextBox(0, 0, 200, 50, 1.0)
+    assert rendered_text_score(np.asarray(badge), box) == 1.0
+    # The same letters photographed on a package: lit unevenly and noisy.
+    rng = np.random.default_rng(0)
+    shade = np.linspace(0.55, 1.0, 200)[None, :, None]
+    printed = np.asarray(badge).astype(np.float32) * shade + rng.normal(0, 9, (50, 200, 3))
+    assert rendered_text_score(np.clip(printed, 0, 255).astype(np.uint8), box) == 0.0
+
+
+def test_repeated_lines_of_one_size_across_the_image_are_a_tiled_watermark() -> None:
+    from pixgrade.policy.text import TextBox, repeated_lines
+
+    tiles = [TextBox(x, y, 80, 20, 0.9) for x in (10, 150, 290) for y in (20, 200)]
+    label = [TextBox(100, 100, 60, 14, 0.9), TextBox(100, 130, 120, 14, 0.9)]
+    assert repeated_lines(tiles + label, (400, 300)) == set(range(6))
+    assert repeated_lines(label + tiles[:2], (400, 300)) == set()  # two alike lines, not spread out

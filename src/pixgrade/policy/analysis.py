@@ -12,7 +12,7 @@ from pixgrade.policy.text import TextDetectorName, detect_text, overlay_regions
 
 __all__ = ["ANALYSIS_VERSION", "ImageFacts", "analyse_image"]
 
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 """Bumped whenever a measurement changes, so stored facts from an older version are recomputed."""
 
 
@@ -63,7 +63,7 @@ def analyse_image(rgb: np.ndarray, *, text_detector: TextDetectorName = "auto") 
     stats = background_stats(rgb, mask=mask)
     border = detect_border(rgb)
     text = detect_text(rgb, detector=text_detector)
-    overlay = overlay_regions(text, product_mask(mask))
+    overlay = overlay_regions(text, product_mask(mask), rgb=rgb)
     height, width = rgb.shape[:2]
     area = 0.0
     if overlay:
