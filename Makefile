@@ -10,7 +10,7 @@ TORCH  ?= torch==2.13.0
 WEIGHTS := ./packages/pixgrade-imagenet-weights
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test lint typecheck pytest licenses venv browser clean test-ray int8-model
+.PHONY: demo test lint typecheck pytest licenses venv browser clean test-ray int8-model presentation-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,12 @@ test-ray: venv
 INT8_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python)
 int8-model:
 	$(INT8_PYTHON) tools/build_int8_model.py
+
+# The presentation judgement (src/pixgrade/model/weights/presentation.npz), keyed to the shipped weights' SHA-256.
+# Rerun after replacing the shipped weights (tests/model/test_model_presentation.py fails until then); needs
+# scikit-learn (the bench extra) and ../shared/data (or $$PIXGRADE_DATA); a few minutes on 2 cores.
+presentation-model:
+	$(INT8_PYTHON) tools/fit_presentation.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

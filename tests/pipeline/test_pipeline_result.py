@@ -13,11 +13,11 @@ from pixgrade.pipeline.result import coerce_row
 
 
 def test_columns_are_exactly_the_documented_ones() -> None:
-    expected = ["path", "score", "grade"]
+    expected = ["path", "score", "grade", "presentation", "main_score"]
     for name in FACTOR_NAMES:
         expected += [f"{name}_score", f"{name}_flag", f"{name}_value"]
     expected += [f"severity_{name}" for name in SEVERITY_NAMES]
-    expected += ["reasons", "error", "width", "height", "format", "sha256"]
+    expected += ["reasons", "presentation_reasons", "error", "width", "height", "format", "sha256"]
     assert result_columns() == expected
     assert len(FACTOR_NAMES) == 11 and len(SEVERITY_NAMES) == 8
 

@@ -41,6 +41,10 @@ def test_score_one_image_gives_score_grade_factors_reasons(client: TestClient, j
         assert isinstance(factor["flag"], bool)
         assert (factor["reason"] is not None) == factor["flag"] or factor["reason"] is None
     assert isinstance(item["reasons"], list)
+    # presentation (the factor-only judgement: the fake model's embedding is not the shipped weights') and the
+    # main score combining it with the grade
+    assert 0.0 <= item["presentation"] <= 1.0 and item["presentation_reasons"]
+    assert item["main_score"] == pytest.approx((item["score"] / 5 * item["presentation"]) ** 0.5, abs=2e-3)
     assert (item["width"], item["height"], item["format"]) == (128, 96, "JPEG")
     assert item["heatmap"] is None and item["policy"] is None
 

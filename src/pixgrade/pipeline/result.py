@@ -1,12 +1,12 @@
 """``ImageResult``: everything pixgrade says about one image, and its flat table row.
 
 The row has the same columns for every image, whatever was measured or failed (cleanvision-style uniform
-output): ``path, score, grade``, then ``<factor>_score, <factor>_flag, <factor>_value`` for every factor in
-:data:`pixgrade.measures.FACTOR_NAMES`, then ``severity_<name>`` for every name in :data:`SEVERITY_NAMES`, then
-``reasons, error, width, height, format, sha256``. Cells that do not apply are empty (``None``). The ``path`` cell
-is :func:`pixgrade.io.files.path_text` of the file name: the name itself unless it holds bytes that are not UTF-8,
-control characters (newline, tab) or a backslash, which are written as escapes that
-:func:`~pixgrade.io.files.path_from_text` reverses.
+output): ``path, score, grade, presentation, main_score``, then ``<factor>_score, <factor>_flag,
+<factor>_value`` for every factor in :data:`pixgrade.measures.FACTOR_NAMES`, then ``severity_<name>`` for every
+name in :data:`SEVERITY_NAMES`, then ``reasons, presentation_reasons, error, width, height, format, sha256``.
+Cells that do not apply are empty (``None``). The ``path`` cell is :func:`pixgrade.io.files.path_text` of the file
+name: the name itself unless it holds bytes that are not UTF-8, control characters (newline, tab) or a backslash,
+which are written as escapes that :func:`~pixgrade.io.files.path_from_text` reverses.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ __all__ = [
 #: the measures-only path and the worker processes never import it).
 SEVERITY_NAMES: tuple[str, ...] = SEVERITY_CHANNELS
 
-_LEADING = ("path", "score", "grade")
-_TRAILING = ("reasons", "error", "width", "height", "format", "sha256")
+_LEADING = ("path", "score", "grade", "presentation", "main_score")
+_TRAILING = ("reasons", "presentation_reasons", "error", "width", "height", "format", "sha256")
 
 
 def result_columns(
@@ -56,7 +56,11 @@ def column_types(columns: Sequence[str]) -> dict[str, type]:
     for column in columns:
         if column in ("grade", "width", "height"):
             types[column] = int
-        elif column == "score" or column.endswith(("_score", "_value")) or column.startswith("severity_"):
+        elif (
+            column in ("score", "presentation", "main_score")
+            or column.endswith(("_score", "_value"))
+            or column.startswith("severity_")
+        ):
             types[column] = float
         elif column.endswith("_flag"):
             types[column] = bool
@@ -101,6 +105,11 @@ class ImageResult:
         format: Pillow format name decided from the content.
         sha256: hex digest of the file's bytes (also for unreadable images, when the bytes could be read).
         embedding: L2-normalised model embedding (not part of the table row).
+        presentation: catalogue-shot judgement in [0, 1] (1 = plain background, product centred and filling the
+            frame; 0 = a casual photo), :mod:`pixgrade.model.presentation`; ``None`` on error.
+        presentation_reasons: plain words for ``presentation``, the judgement first.
+        main_score: how good the image is as a product's main image, in [0, 1]: grade and presentation combined
+            (:func:`pixgrade.model.presentation.main_score`); the filter's ranking also puts the policy first.
     """
 
     path: str
@@ -115,6 +124,9 @@ class ImageResult:
     format: str | None = None
     sha256: str | None = None
     embedding: np.ndarray | None = field(default=None, repr=False)
+    presentation: float | None = None
+    presentation_reasons: list[str] = field(default_factory=list)
+    main_score: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -125,7 +137,13 @@ class ImageResult:
         self, factor_names: Sequence[str] = FACTOR_NAMES, severity_names: Sequence[str] = SEVERITY_NAMES
     ) -> dict[str, Any]:
         """The flat table row (columns of :func:`result_columns`); floats rounded for readability."""
-        row: dict[str, Any] = {"path": path_text(self.path), "score": _round(self.score, 3), "grade": self.grade}
+        row: dict[str, Any] = {
+            "path": path_text(self.path),
+            "score": _round(self.score, 3),
+            "grade": self.grade,
+            "presentation": _round(self.presentation, 3),
+            "main_score": _round(self.main_score, 3),
+        }
         for name in factor_names:
             factor = self.factors.get(name)
             row[f"{name}_score"] = _round(factor.score, 4) if factor else None
@@ -135,6 +153,11 @@ class ImageResult:
             row[f"severity_{name}"] = _round(self.severities.get(name), 4)
         # "; " separates reasons, so a ";" inside one is written as "," to keep the column splittable
         row["reasons"] = _clean_text("; ".join(r.replace(";", ",") for r in self.reasons)) if self.reasons else None
+        row["presentation_reasons"] = (
+            _clean_text("; ".join(r.replace(";", ",") for r in self.presentation_reasons))
+            if self.presentation_reasons
+            else None
+        )
         row["error"] = _clean_text(self.error) if self.error else None
         row["width"] = self.width
         row["height"] = self.height

@@ -14,6 +14,7 @@ from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, Factor
 from pixgrade.pipeline.analysis import Analysis, AnalysisSettings, analyse, analyse_chunk, init_worker, run_model
 from pixgrade.pipeline.combine import build_reasons, measures_score
 from pixgrade.pipeline.parallel import ChunkMap, usable_cpus
+from pixgrade.pipeline.presentation import attach_presentation, weights_sha256_of
 from pixgrade.pipeline.result import ImageResult, grade_from_score
 
 __all__ = ["Scorer", "default_workers"]
@@ -132,6 +133,9 @@ class Scorer:
             model_side = int(self.predictor.input_max_side) if self.predictor is not None else 0
             analysis_max_side = max(WORK_SIDE, model_side)
         self.analysis_max_side: int | None = analysis_max_side
+        #: SHA-256 of the weights (None without a model or for a predictor object): the presentation judgement
+        #: uses the embedding only when it was fitted on these weights.
+        self.weights_sha256: str | None = weights_sha256_of(model)
 
     @property
     def settings(self) -> AnalysisSettings:
@@ -172,7 +176,7 @@ class Scorer:
             result.score = None
         result.grade = grade_from_score(result.score)
         result.reasons = build_reasons(result.factors, result.severities)
-        return result
+        return attach_presentation(result, self.weights_sha256)
 
     def score_image(self, source: str | Path | bytes) -> ImageResult:
         """Score one image (file path or encoded bytes) in this process. Never raises for a bad image: the

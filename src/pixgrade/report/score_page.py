@@ -80,6 +80,9 @@ class _Card:
     size: str
     bars: list[_Bar] = field(default_factory=list)
     thumbnail: str | None = None
+    presentation: float | None = None
+    main_score: float | None = None
+    presentation_reasons: list[str] = field(default_factory=list)
 
 
 def _sort_key(row: Mapping[str, Any]) -> tuple[int, float, str]:
@@ -128,6 +131,9 @@ def _card(index: int, row: Mapping[str, Any], factor_names: list[str], max_reaso
         error=error,
         size=size,
         bars=bars,
+        presentation=None if error else row.get("presentation"),
+        main_score=None if error else row.get("main_score"),
+        presentation_reasons=[r.strip() for r in str(row.get("presentation_reasons") or "").split(";") if r.strip()],
     )
 
 

@@ -114,6 +114,9 @@ def _image_json(outcome: ImageOutcome) -> ImageScore:
         item.grade = result.grade
         item.severities = {name: finite(v) for name, v in result.severities.items()}
         item.reasons = list(result.reasons)
+        item.presentation = finite(result.presentation, 3)
+        item.presentation_reasons = list(result.presentation_reasons)
+        item.main_score = finite(result.main_score, 3)
         if outcome.policy is not None:
             item.policy = PolicyOut(**outcome.policy)
         if outcome.heatmap_png is not None and outcome.heatmap_size is not None:

@@ -93,6 +93,18 @@ class ImageScore(BaseModel):
         default_factory=dict, description="model severities in [0, 1], 1 = severe"
     )
     reasons: list[str] = Field(default_factory=list, description="plain-language findings, most important first")
+    presentation: float | None = Field(
+        default=None,
+        description="catalogue-shot judgement in [0, 1]: 1 = plain clean background, product centred and filling "
+        "the frame; 0 = a casual photo (scene, hands, shelves, clutter, added text or borders)",
+    )
+    presentation_reasons: list[str] = Field(
+        default_factory=list, description="plain words for the presentation judgement, the judgement first"
+    )
+    main_score: float | None = Field(
+        default=None,
+        description="how good the image is as a product's main image, in [0, 1]: sqrt(score / 5 * presentation)",
+    )
     width: int | None = None
     height: int | None = None
     format: str | None = None

@@ -224,11 +224,27 @@
         ul.append(li);
       }
     }
+    renderPresentation(card, data);
     renderPolicy(card, data.policy);
     renderFactors(card, data);
     renderHeatmap(card, data.heatmap);
     refreshSummary();
     applySort();
+  }
+
+  // Presentation (catalogue shot 1 … casual photo 0) and the main-image score that combines it with the grade.
+  function renderPresentation(card, data) {
+    if (data.presentation === null || data.presentation === undefined) return;
+    const box = $(".presentation", card);
+    box.hidden = false;
+    $(".p-value", box).textContent = data.presentation.toFixed(2);
+    $(".m-value", box).textContent = data.main_score === null || data.main_score === undefined ? "—" : data.main_score.toFixed(2);
+    const ul = $("ul", box);
+    for (const reason of data.presentation_reasons || []) {
+      const li = document.createElement("li");
+      li.textContent = reason;
+      ul.append(li);
+    }
   }
 
   function renderPolicy(card, policy) {
@@ -369,13 +385,13 @@
     for (const it of state.items) for (const n of Object.keys((it.data && it.data.factors) || {})) {
       if (!factorNames.includes(n)) factorNames.push(n);
     }
-    const header = ["file", "score", "grade", "decision", ...factorNames.map((n) => n + "_score"), "reasons", "error"];
+    const header = ["file", "score", "grade", "presentation", "main_score", "decision", ...factorNames.map((n) => n + "_score"), "reasons", "presentation_reasons", "error"];
     const lines = [header.join(",")];
     for (const it of state.items.filter((x) => x.done)) {
       const d = it.data || {};
-      const row = [it.file.name, d.score, d.grade, d.policy ? d.policy.decision : ""];
+      const row = [it.file.name, d.score, d.grade, d.presentation, d.main_score, d.policy ? d.policy.decision : ""];
       for (const n of factorNames) row.push(d.factors && d.factors[n] ? d.factors[n].score : "");
-      row.push((d.reasons || []).join("; "), it.error ? it.error.message : "");
+      row.push((d.reasons || []).join("; "), (d.presentation_reasons || []).join("; "), it.error ? it.error.message : "");
       lines.push(row.map(csvCell).join(","));
     }
     const blob = new Blob([lines.join("\n") + "\n"], { type: "text/csv" });
