@@ -289,3 +289,21 @@ def test_place_file_refuses_to_move_a_broken_link(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="broken symbolic link"):
         place_file(link, tmp_path / "dest", "move")
     assert link.is_symlink()
+
+
+def test_summary_counts_best_available_main_images(shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    main(["filter", str(shop), "--policy", "amazon-main", "-o", str(out), "--no-files", "--no-report", *FAST])
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("6 images"))
+    # SKU1's main passes; SKU2 has none that passes, so its best available is a main image too (decision reject)
+    assert "2 products: 2 main images (1 pass, 1 only best available" in line
+    assert "of the other images 0 accepted, 3 rejected, 1 duplicate" in line
+    doc = json.loads((out / "decisions.json").read_text())
+    assert doc["summary"]["main_images"] == {"passing": 1, "best_available": 1, "none": 0}
+    d = read_decisions(out)
+    assert sum(r["main"] == "True" for r in d.values()) == 2
+    for name in ("good.jpg", "small.jpg", "framed.jpg"):
+        assert 0.0 <= float(d[name]["presentation"]) <= 1.0 and d[name]["presentation_reasons"]
+        assert 0.0 <= float(d[name]["main_score"]) <= 1.0
+    assert d["broken.jpg"]["presentation"] == "" and d["good_copy.jpg"]["cluster"] == d["good.jpg"]["cluster"] != ""
+    assert "kept copy of duplicate cluster" in d["good.jpg"]["notes"]

@@ -224,7 +224,7 @@ def test_main_is_best_passing_image() -> None:
     assert by_path["a3"].decision == "main" and by_path["a3"].main
     assert by_path["a1"].decision == "accept" and by_path["a2"].decision == "reject"
     assert by_path["a4"].decision == "duplicate" and by_path["a4"].duplicate_of == "a3"
-    assert [by_path[p].rank for p in ("a2", "a3", "a1")] == [1, 2, 3]
+    assert [by_path[p].rank for p in ("a3", "a1", "a2")] == [1, 2, 3]  # passing first, then by main score
     assert products[0].ranking == ["a3", "a1", "a2"] and products[0].main_passes
 
 

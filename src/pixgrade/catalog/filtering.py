@@ -18,6 +18,7 @@ from pixgrade.errors import ImageLoadError
 from pixgrade.io import iter_image_files, load_image, sha256_file
 from pixgrade.io.files import WalkErrorHandler
 from pixgrade.pipeline import ImageResult
+from pixgrade.pipeline.presentation import attach_presentation, weights_sha256_of
 from pixgrade.policy.analysis import ANALYSIS_VERSION, ImageFacts, analyse_image
 from pixgrade.policy.decisions import Candidate, Decision, ProductSummary, decide
 from pixgrade.policy.rules import Policy, Verdict
@@ -115,7 +116,9 @@ class FilterOutcome:
     records: list[ImageRecord]
     products: list[ProductSummary]
     clusters: list[tuple[str, list[str]]]
-    """(kept path, duplicate paths) per duplicate cluster."""
+    """(kept path, duplicate paths) per duplicate cluster, in cluster-number order (cluster 1 first); the kept
+    copy is the cluster's best by the ranking of :mod:`pixgrade.policy.decisions` (a passing one when any
+    passes)."""
     run_id: int
     n_reused: int
     model_key: str
@@ -371,6 +374,11 @@ def _filter_run(
 
     ordered = [records[key] for key in walk_keys]
     ordered += [records[str(p.resolve())] for p in files]
+    # Presentation and main score from the (fresh or stored) factors and embedding: the same for every record
+    # however it was obtained (the catalogue does not store them).
+    weights_sha = weights_sha256_of(settings.model) if isinstance(settings.model, str | Path) else None
+    for record in ordered:
+        attach_presentation(record.result, weights_sha)
     roots = [Path(p) for p in inputs]
     root = roots[0] if len(roots) == 1 and roots[0].is_dir() else None
     products = grouper_from_spec(settings.group_by, root)([Path(r.path) for r in ordered])
@@ -379,16 +387,13 @@ def _filter_run(
     for record in ordered:
         record.verdict = settings.policy.evaluate(record.result, record.facts, file_bytes=record.size_bytes)
 
-    duplicate_of: dict[int, int] = {}
-    clusters: list[tuple[str, list[str]]] = []
-    duplicate_details: list[dict[str, Any]] = []
+    cluster_of: dict[int, str] = {}
+    found: list[DuplicateCluster] = []
     if settings.duplicates is not None and ordered:
         found = _find_duplicates(ordered, product_of, settings, catalog, model_key, get_scorer, say)
         for cluster in found:
-            for i in cluster.duplicates:
-                duplicate_of[i] = cluster.keep
-            clusters.append((ordered[cluster.keep].path, [ordered[i].path for i in cluster.duplicates]))
-            duplicate_details.append(_cluster_json(cluster, ordered))
+            for i in cluster.members:
+                cluster_of[i] = cluster.cluster_id
 
     candidates = [
         Candidate(
@@ -396,13 +401,27 @@ def _filter_run(
             product=product_of[i],
             score=r.result.score,
             verdict=r.verdict,  # type: ignore[arg-type]
-            duplicate_of=ordered[duplicate_of[i]].path if i in duplicate_of else None,
+            presentation=r.result.presentation,
+            main_score=r.result.main_score,
+            cluster=cluster_of.get(i),
+            pixels=(r.result.width or 0) * (r.result.height or 0) or None,
+            sha256=r.result.sha256,
         )
         for i, r in enumerate(ordered)
     ]
     decisions, summaries = decide(candidates)
     for record, decision in zip(ordered, decisions, strict=True):
         record.decision = decision
+    # The kept copy of each cluster is the one decide() kept (its best by the ranking), not find_duplicates' pick.
+    clusters: list[tuple[str, list[str]]] = []
+    duplicate_details: list[dict[str, Any]] = []
+    for cluster in found:
+        kept = [i for i in cluster.members if decisions[i].decision != "duplicate"]
+        if len(kept) != 1:  # pragma: no cover - decide keeps exactly one readable copy per cluster
+            continue
+        dups = tuple(i for i in cluster.members if i != kept[0])
+        clusters.append((ordered[kept[0]].path, [ordered[i].path for i in dups]))
+        duplicate_details.append(_cluster_json(cluster, ordered, kept[0]))
     catalog.save_outcomes(
         run_id,
         [(r.result.path, r.verdict, r.decision) for r in ordered],  # type: ignore[misc]
@@ -445,12 +464,13 @@ def _find_duplicates(
     return found
 
 
-def _cluster_json(cluster: DuplicateCluster, ordered: list[ImageRecord]) -> dict[str, Any]:
+def _cluster_json(cluster: DuplicateCluster, ordered: list[ImageRecord], keep: int) -> dict[str, Any]:
+    duplicates = [i for i in cluster.members if i != keep]
     return {
         "cluster": cluster.cluster_id,
-        "keep": ordered[cluster.keep].path,
-        "duplicates": [ordered[i].path for i in cluster.duplicates],
-        "kinds": {ordered[i].path: cluster.kind_of(i) for i in cluster.duplicates},
+        "keep": ordered[keep].path,
+        "duplicates": [ordered[i].path for i in duplicates],
+        "kinds": {ordered[i].path: cluster.kind_of(i) for i in duplicates},
         "matches": [
             {
                 "a": ordered[m.a].path,

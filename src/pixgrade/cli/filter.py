@@ -54,7 +54,14 @@ _CSV_COLUMNS = [
     "format",
     "sha256",
     "error",
+    "presentation",
+    "main_score",
+    "presentation_reasons",
+    "cluster",
+    "notes",
 ]
+#: The first columns, which every version's decisions.csv starts with (recognises our own older files).
+_CSV_SIGNATURE = ",".join(_CSV_COLUMNS[:8])
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -172,7 +179,7 @@ def _is_ours(path: Path) -> bool:
     except OSError:
         return False
     if path.suffix == ".csv":
-        return head.startswith(",".join(_CSV_COLUMNS))
+        return head.startswith(_CSV_SIGNATURE)
     if path.suffix == ".json":
         return f'"generator": "{GENERATOR}"' in head
     return f'<meta name="generator" content="{GENERATOR}">' in head
@@ -369,6 +376,11 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
                 "format": r.format,
                 "sha256": r.sha256,
                 "error": None if r.error is None else _utf8(r.error),
+                "presentation": None if r.presentation is None else round(r.presentation, 3),
+                "main_score": None if r.main_score is None else round(r.main_score, 3),
+                "presentation_reasons": "; ".join(r.presentation_reasons),
+                "cluster": d.cluster,
+                "notes": "; ".join(d.notes),
             }
         )
     counts = Counter(row["decision"] for row in rows)
@@ -386,6 +398,7 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
         "products": len(outcome.products),
         "reused": outcome.n_reused,
         "decisions": dict(counts),
+        "main_images": main_image_counts(outcome.products),
         "rejections_by_rule": dict(reason_counts.most_common()),
         "duplicate_clusters": len(outcome.clusters),
     }
@@ -442,10 +455,7 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
         report_path = _output_file(outdir, "report.html")
         _write_text(report_path, render_filter_report(outcome, policy, generator=GENERATOR))
         written.append(str(report_path))
-    print(
-        f"{summary['images']} images, {summary['products']} products: "
-        + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("main", "accept", "reject", "duplicate"))
-    )
+    print(summary_line(summary))
     if reason_counts:
         print("rejected by: " + ", ".join(f"{rule} {n}" for rule, n in reason_counts.most_common()))
     print("wrote " + ", ".join(written) + f"; catalogue {catalog_path}")
@@ -455,6 +465,39 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
 def _utf8(text: str) -> str:
     """``text`` with any undecodable file-name byte written as an escape (so the UTF-8 outputs can hold it)."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def main_image_counts(products: Any) -> dict[str, int]:
+    """How many products got a main image that passes, only a best-available one (failing), or none."""
+    passing = sum(1 for p in products if p.main is not None and p.main_passes)
+    failing = sum(1 for p in products if p.main is not None and not p.main_passes)
+    return {"passing": passing, "best_available": failing, "none": len(products) - passing - failing}
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The run's one-line summary: main images (passing and best-available), then the decisions.
+
+    A best-available main image fails the policy, so its decision stays ``reject``; it is still a main image and
+    is counted as one here ("12 main images: 8 pass, 4 only best available").
+    """
+    counts, mains = summary["decisions"], summary["main_images"]
+    n_main = mains["passing"] + mains["best_available"]
+    parts = [f"{mains['passing']} pass"]
+    if mains["best_available"]:
+        parts.append(f"{mains['best_available']} only best available (fail the policy)")
+    if mains["none"]:
+        parts.append(f"{mains['none']} products without a readable image")
+    n_dup = counts.get("duplicate", 0)
+    others = [
+        f"{counts.get('accept', 0)} accepted",
+        f"{counts.get('reject', 0) - mains['best_available']} rejected",
+        f"{n_dup} duplicate{'s' if n_dup != 1 else ''}",
+    ]
+    return (
+        f"{summary['images']} images, {summary['products']} products: "
+        f"{n_main} main image{'s' if n_main != 1 else ''} ({', '.join(parts)}); of the other images "
+        + ", ".join(others)
+    )
 
 
 def _json_default(value: Any) -> Any:

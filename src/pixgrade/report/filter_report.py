@@ -1,6 +1,6 @@
 """The self-contained HTML report of ``pixgrade filter``.
 
-Per product: thumbnails sorted by score with a decision badge and a score badge, the chosen main image first and
+Per product: thumbnails in ranking order with a decision badge and a score badge, the chosen main image first and
 highlighted, rejected images with their reasons, duplicates pointing at the image they copy. On top, the counts
 per decision and per rejection reason. Thumbnails are embedded JPEGs; there are no external resources.
 """
@@ -72,9 +72,20 @@ def render_filter_report(
                 "reasons": d.reasons,
                 "warnings": d.warnings,
                 "duplicate_of": names.get(d.duplicate_of) if d.duplicate_of else None,
+                "duplicate_line": (
+                    d.reasons[0].replace(d.duplicate_of, names.get(d.duplicate_of, d.duplicate_of))
+                    if d.duplicate_of and d.reasons
+                    else None
+                ),
+                "notes": d.notes,
+                "rank": d.rank,
+                "presentation": r.presentation,
+                "main_score": r.main_score,
+                "presentation_reasons": r.presentation_reasons,
                 "sort": (
                     0 if d.main else 1,
                     {"main": 0, "accept": 1, "reject": 2, "duplicate": 3}[d.decision],
+                    d.rank if d.rank is not None else 1 << 30,
                     -(r.score if r.score is not None else -1.0),
                 ),
             }
@@ -102,6 +113,7 @@ def render_filter_report(
         n_images=len(records),
         n_products=len(products),
         n_main_ok=sum(1 for p in outcome.products if p.main_passes),
+        n_main_best_available=sum(1 for p in outcome.products if p.main is not None and not p.main_passes),
         counts=decision_counts,
         reasons=reasons,
         products=products,
