@@ -21,8 +21,8 @@ alone, what pixgrade did before). Prints the share of products whose studio shot
 from __future__ import annotations
 
 import argparse
-import os
 import io
+import os
 import random
 import sys
 import time

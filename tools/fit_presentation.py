@@ -19,8 +19,8 @@ predict "casual" (there are more casual grocery examples than studio ones).
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import sys
 import time
 from pathlib import Path
