@@ -87,3 +87,17 @@ def test_missing_model_gives_a_hint(image: Path, tmp_path: Path, capsys: pytest.
 
 def test_output_must_be_png(checkpoint: Path, image: Path, tmp_path: Path) -> None:
     assert main(["explain", str(image), "-o", str(tmp_path / "heat.jpg"), "--model", str(checkpoint)]) == 2
+
+
+def test_explain_says_what_score_says(
+    checkpoint: Path, image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "heat.png"
+    assert main(["explain", str(image), "-o", str(out), "--model", str(checkpoint), "--json"]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    table = tmp_path / "scores.jsonl"
+    assert main(["score", str(image), "--model", str(checkpoint), "-o", str(table), "--workers", "0"]) == 0
+    (row,) = [json.loads(line) for line in table.read_text().splitlines()]
+    assert explained["score"] == pytest.approx(row["score"], abs=1e-3)
+    assert explained["presentation"] == pytest.approx(row["presentation"], abs=1e-3)
+    assert explained["main_score"] == pytest.approx(row["main_score"], abs=1e-3)

@@ -93,6 +93,7 @@ def test_heatmap_is_a_png_of_the_image_size(
     # The score from the explained forward pass is the model's score.
     plain = client.post("/v1/score", files=_files(("a.jpg", jpeg_bytes))).json()["results"][0]
     assert plain["score"] == pytest.approx(item["score"], abs=1e-3)
+    assert (plain["presentation"], plain["main_score"]) == (item["presentation"], item["main_score"])
 
 
 def test_heatmap_refused_without_a_torch_model(client: TestClient, jpeg_bytes: bytes) -> None:

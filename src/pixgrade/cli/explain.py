@@ -44,24 +44,20 @@ def run(args: argparse.Namespace) -> int:
 
     from pixgrade.explain import explain_image, overlay_heatmap, write_png
     from pixgrade.io import load_image
-    from pixgrade.pipeline.analysis import analyse
     from pixgrade.pipeline.scorer import Scorer
 
     try:
-        scorer = Scorer(model=args.model, backend="torch")  # gradients need PyTorch
+        explainer = Scorer(model=args.model, backend="torch")  # gradients need PyTorch
+        # The score, reasons and presentation come from the same scorer as `pixgrade score` (default backend), so
+        # both commands say the same about the same file; the PyTorch model only draws the heatmap.
+        scorer = Scorer(model=args.model)
     except FileNotFoundError as exc:
         raise ConfigError(f"{exc}; pass --model CHECKPOINT to use a trained checkpoint") from None
     image = load_image(args.image, max_pixels=scorer.max_pixels)  # raises ImageLoadError naming the file
-    explanation = explain_image(scorer.predictor, image.rgb, method=args.method)
-
-    from pixgrade.model.predictor import ModelOutput
-
-    analysis = analyse(args.image, scorer.settings)
-    if analysis.error is not None:
-        raise PixgradeError(f"{args.image}: {analysis.error}")
-    analysis.model_rgb = None
-    analysis.model_output = ModelOutput(score=explanation.score, severities=explanation.severities)
-    result = scorer.finish(analysis)
+    explanation = explain_image(explainer.predictor, image.rgb, method=args.method)
+    result = scorer.score_image(args.image)
+    if result.error is not None:
+        raise PixgradeError(f"{args.image}: {result.error}")
     try:
         write_png(output, overlay_heatmap(image.rgb, explanation.heat), overwrite=args.overwrite)
     except FileExistsError as exc:
@@ -80,12 +76,18 @@ def run(args: argparse.Namespace) -> int:
             },
             "severities": result.severities,
             "reasons": result.reasons,
+            "presentation": result.presentation,
+            "main_score": result.main_score,
+            "presentation_reasons": result.presentation_reasons,
             "heatmap": {"path": str(output), "method": explanation.method, "grid": list(explanation.grid)},
         }
         json.dump(payload, sys.stdout, indent=2, default=float)
         sys.stdout.write("\n")
         return 0
     print(f"{result.path}: score {result.score:.2f} / 5, grade {result.grade}")
+    if result.presentation is not None:
+        main = "" if result.main_score is None else f", main score {result.main_score:.2f}"
+        print(f"  presentation {result.presentation:.2f}{main}: {'; '.join(result.presentation_reasons)}")
     for name, factor in result.factors.items():
         mark = "  <- problem" if factor.flag else ""
         print(f"  {name:<14} {factor.score:5.2f}{mark}")

@@ -265,19 +265,16 @@ class ScoringEngine:
 
     # -- model worker ----------------------------------------------------------------------------------------------
     def _run_model(self, jobs: list[ModelJob]) -> list[_ModelAnswer]:
-        from pixgrade.model.predictor import ModelOutput
-
+        """Every job's score, severities and embedding come from the scoring predictor (so ``?heatmap=true``
+        gives the same score and presentation as a plain request); the explainer only adds the heat map."""
         assert self.predictor is not None
-        plain = [job for job in jobs if not job.heatmap]
-        outputs = iter(self.predictor.predict([job.rgb for job in plain]) if plain else [])
+        outputs = self.predictor.predict([job.rgb for job in jobs])
         answers: list[_ModelAnswer] = []
-        for job in jobs:
+        for job, output in zip(jobs, outputs, strict=True):
+            heat = None
             if job.heatmap:
-                explanation = explain_image(self._get_explainer(), job.rgb, method=self.heatmap_method)
-                output = ModelOutput(score=explanation.score, severities=explanation.severities)
-                answers.append(_ModelAnswer(output, explanation.heat))
-            else:
-                answers.append(_ModelAnswer(next(outputs)))
+                heat = explain_image(self._get_explainer(), job.rgb, method=self.heatmap_method).heat
+            answers.append(_ModelAnswer(output, heat))
         return answers
 
     def _on_batch(self, stats: BatchStats) -> None:
