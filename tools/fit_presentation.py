@@ -30,14 +30,20 @@ import numpy as np
 from pixgrade.io import sha256_file
 from pixgrade.model.predictor import DEFAULT_MODEL_PATH
 from pixgrade.model.presentation import FACTOR_FEATURES, PRESENTATION_PATH, PresentationModel, factor_features
-from pixgrade.train.presentation_data import HELD_OUT_CATEGORIES, load_sources, training_examples
+from pixgrade.train.presentation_data import (
+    EXAMPLES_VERSION,
+    HELD_OUT_CATEGORIES,
+    load_sources,
+    training_examples,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def extract(held_out: bool, args: argparse.Namespace, weights: Path, digest: str) -> dict[str, np.ndarray]:
     """Embeddings, factor features, scores and labels of the examples of one side of the split (cached)."""
-    key = f"{digest[:16]}-s{args.seed}-f{args.n_fashion}-g{args.n_grocery}-{'heldout' if held_out else 'fit'}"
+    side = "heldout" if held_out else "fit"
+    key = f"v{EXAMPLES_VERSION}-{digest[:16]}-s{args.seed}-f{args.n_fashion}-g{args.n_grocery}-{side}"
     cache = Path(args.cache) / f"{key}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as data:

@@ -10,6 +10,8 @@ verified pair by pair, clustered by connected components.
    pixels, from ``loader``). That is what finds crops and re-framings, which move the hash far.
 3. **Clusters.** The connected components of the verified pairs (``scipy.sparse.csgraph``). Within a cluster the
    best-scoring image is kept and the others are its duplicates; each verified pair says its kind of match.
+   ``pixgrade filter`` instead keeps each cluster's best copy by its ranking (a passing copy first, see
+   :mod:`pixgrade.policy.decisions`).
 """
 
 from __future__ import annotations

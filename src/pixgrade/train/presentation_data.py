@@ -9,8 +9,9 @@ alone could learn "groceries are casual". To break that link every product kind 
   GrabCut in a central box) and placed centred on white or a plain light backdrop, filling 70–92% of the frame.
 - **casual** (label 0): the grocery phone photos as they are; fashion and grocery cut-outs pasted onto real
   scenes (LIVE-C photos and grocery shop photos), scaled down, shifted off-centre, rotated, partly covered by
-  a skin-coloured "hand" or a piece of another scene, with other products as clutter and price tags; and studio
-  shots spoiled by an added border or caption.
+  a skin-coloured "hand" or a piece of another scene, with other products as clutter and price tags; studio
+  shots spoiled by an added border or caption; and cut-outs on white that are small in the frame (spanning
+  20–50%) and often off-centre — a plain background alone does not make a catalogue shot.
 
 The grocery cut-outs are not real catalogue shots (GrabCut leaves bits of shelf or hand at the edges); they are
 what makes a grocery product on white a studio example. The real studio ("iconic") images of the grocery
@@ -34,6 +35,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 __all__ = [
+    "EXAMPLES_VERSION",
     "HELD_OUT_CATEGORIES",
     "Example",
     "Sources",
@@ -50,6 +52,10 @@ __all__ = [
 HELD_OUT_CATEGORIES: frozenset[str] = frozenset(
     {"Bottomwear", "Bags", "Watches", "Sandal", "Belts", "Juice", "Yoghurt", "Pepper", "Carrots", "Pear", "Kiwi"}
 )
+
+
+#: Changes whenever :func:`training_examples` makes different examples (part of the fit's cache key).
+EXAMPLES_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -175,14 +181,23 @@ def _paste(canvas: np.ndarray, rgba: np.ndarray, cx: float, cy: float) -> None:
     region[:] = region * (1 - alpha) + part[..., :3] * alpha
 
 
-def place_on_plain(rgba: np.ndarray, rng: random.Random, size: int | None = None) -> np.ndarray:
-    """A catalogue-style shot: the cut-out centred on white (or a plain light grey/cream) filling 70–92%."""
+def place_on_plain(
+    rgba: np.ndarray,
+    rng: random.Random,
+    size: int | None = None,
+    fill: tuple[float, float] = (0.7, 0.92),
+    offset: float = 0.02,
+) -> np.ndarray:
+    """A catalogue-style shot: the cut-out on white (or a plain light grey/cream), spanning ``fill`` of the frame
+    (70–92% by default), its centre at most ``offset`` of the frame from the middle (2% by default)."""
     side = size or rng.choice([224, 300, 400, 500, 600])
     colour = (255, 255, 255) if rng.random() < 0.75 else tuple([rng.randint(225, 250)] * 3)
     canvas = np.empty((side, side, 3), np.float32)
     canvas[:] = colour
-    product = _resize_rgba(rgba, round(side * rng.uniform(0.7, 0.92)))
-    _paste(canvas, product, side / 2 + rng.uniform(-0.02, 0.02) * side, side / 2 + rng.uniform(-0.02, 0.02) * side)
+    span = rng.uniform(*fill)
+    product = _resize_rgba(rgba, round(side * span))
+    room = min(offset, max(0.0, (1 - span) / 2))
+    _paste(canvas, product, side * (0.5 + rng.uniform(-room, room)), side * (0.5 + rng.uniform(-room, room)))
     return np.clip(canvas, 0, 255).astype(np.uint8)
 
 
@@ -328,6 +343,9 @@ def training_examples(
         turn = i % 4
         if turn == 0:
             yield Example(base + "#plain", 1, "fashion-plain", category, product, _jpeg(place_on_plain(cut, rng)))
+        elif turn == 2:
+            small = place_on_plain(cut, rng, fill=(0.2, 0.5), offset=0.25)
+            yield Example(base + "#small", 0, "fashion-small", category, product, _jpeg(small))
         if turn == 3:
             yield Example(base + "#overlay", 0, "fashion-overlay", category, product, _jpeg(_overlay(rgb, rng)))
         else:
@@ -347,6 +365,9 @@ def training_examples(
             cutouts.pop(rng.randrange(len(cutouts)))
         if i % 3 == 0:
             yield Example(base + "#plain", 1, "grocery-plain", category, product, _jpeg(place_on_plain(cut, rng)))
+            if i % 6 == 3:
+                small = place_on_plain(cut, rng, fill=(0.2, 0.5), offset=0.25)
+                yield Example(base + "#small", 0, "grocery-small", category, product, _jpeg(small))
         else:
             clutter = rng.sample(cutouts[:-1], min(len(cutouts) - 1, rng.choice([0, 1, 2])))
             image = casual_composite(cut, rng.choice(backgrounds), clutter, rng)
