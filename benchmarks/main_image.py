@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     first: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
     presentation: dict[tuple[str, bool], list[float]] = defaultdict(list)
     studio_smaller = 0
+    studio_failures: dict[str, int] = defaultdict(int)
+    studio_scores: list[float] = []
     for domain, product, images in products:
         results = [scorer.score_image(data) for data, _ in images]
         studio_result = results[0]
@@ -132,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             (studio_result.width or 0) * (studio_result.height or 0)
             < min((r.width or 0) * (r.height or 0) for r in results[1:])
         )
+        verdict = policies["generic"].evaluate(studio_result, None)  # type: ignore[union-attr]
+        for failure in verdict.failures:
+            studio_failures[failure.rule] += 1
+        if studio_result.score is not None:
+            studio_scores.append(studio_result.score)
         fallback = [factor_model.judge(r.factors) if r.error is None else None for r in results]
         for r, (_, is_studio) in zip(results, images, strict=True):
             if r.presentation is not None:
@@ -165,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
                 first[(policy_name, variant, "all")].append(won)
     print(f"scored {sum(len(i) for _, _, i in products)} images in {time.perf_counter() - start:.0f} s")
     print(f"the studio shot has fewer pixels than every casual photo in {studio_smaller} of {len(products)} products")
+    failed = ", ".join(f"{rule} {n}" for rule, n in sorted(studio_failures.items())) or "none"
+    print(
+        f"studio shots: median score {np.median(studio_scores):.2f}; rules of 'generic' they fail: {failed} "
+        f"(of {len(products)})"
+    )
     print("\nstudio shot ranked first (share of products):")
     print(f"{'policy':<10} {'ranking':<32} {'fashion':>9} {'grocery':>9} {'all':>9}")
     for policy_name in policies:

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +36,7 @@ from pixgrade.model.presentation import FACTOR_FEATURES, PRESENTATION_PATH, Pres
 from pixgrade.train.presentation_data import (
     EXAMPLES_VERSION,
     HELD_OUT_CATEGORIES,
+    Example,
     load_sources,
     training_examples,
 )
@@ -48,36 +52,70 @@ def extract(held_out: bool, args: argparse.Namespace, weights: Path, digest: str
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as data:
             return dict(data)
-    from pixgrade.pipeline import Scorer
-
-    scorer = Scorer(str(weights))
     sources = load_sources(args.data)
     rows: dict[str, list] = {k: [] for k in ("name", "label", "kind", "category", "product", "emb", "fac", "score")}
     start = time.perf_counter()
-    for example in training_examples(
+    examples = training_examples(
         sources, held_out=held_out, seed=args.seed, n_fashion=args.n_fashion, n_grocery=args.n_grocery
-    ):
-        result = scorer.score_image(example.jpeg)
-        x = factor_features(result.factors) if result.error is None else None
-        if x is None or result.embedding is None:
-            print(f"skipped {example.name}: {result.error or 'no factors or embedding'}", file=sys.stderr)
-            continue
-        for field, value in (
-            ("name", example.name),
-            ("label", example.label),
-            ("kind", example.kind),
-            ("category", example.category),
-            ("product", example.product),
-            ("emb", result.embedding),
-            ("fac", x),
-            ("score", result.score),
-        ):
-            rows[field].append(value)
+    )
+    with multiprocessing.get_context("spawn").Pool(
+        max(1, args.workers), initializer=_init_worker, initargs=(str(weights),)
+    ) as pool:
+        # Examples are made here (in their fixed order, a few tens of MB of JPEGs); workers decode, measure, embed.
+        batches = list(_batched(examples, 16))
+        print(f"made {sum(map(len, batches))} examples in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        for batch, features in zip(batches, pool.imap(_features, [[e.jpeg for e in b] for b in batches]), strict=True):
+            for example, (embedding, x, score, error) in zip(batch, features, strict=True):
+                if x is None or embedding is None:
+                    print(f"skipped {example.name}: {error or 'no factors or embedding'}", file=sys.stderr)
+                    continue
+                for field, value in (
+                    ("name", example.name),
+                    ("label", example.label),
+                    ("kind", example.kind),
+                    ("category", example.category),
+                    ("product", example.product),
+                    ("emb", embedding),
+                    ("fac", x),
+                    ("score", score),
+                ):
+                    rows[field].append(value)
     print(f"extracted {len(rows['name'])} examples in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     data = {k: np.array(v) for k, v in rows.items()}
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **data)
     return data
+
+
+_SCORER: Any = None
+
+
+def _init_worker(weights: str) -> None:
+    global _SCORER
+    from pixgrade.pipeline import Scorer
+
+    # Only the three presentation factors are measured (the others do not change them, and cost time).
+    _SCORER = Scorer(weights, factors=[name for name, _ in FACTOR_FEATURES[::2]])
+
+
+def _features(jpegs: list[bytes]) -> list[tuple[np.ndarray | None, np.ndarray | None, float | None, str | None]]:
+    out = []
+    for data in jpegs:
+        result = _SCORER.score_image(data)
+        x = factor_features(result.factors) if result.error is None else None
+        out.append((result.embedding, x, result.score, result.error))
+    return out
+
+
+def _batched(examples: Iterable[Example], size: int) -> Iterator[list[Example]]:
+    batch: list[Example] = []
+    for example in examples:
+        batch.append(example)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def sample_weights(kind: np.ndarray, label: np.ndarray) -> np.ndarray:
@@ -140,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-fashion", type=int, default=900)
     parser.add_argument("--n-grocery", type=int, default=900)
     parser.add_argument("--c", type=float, default=0.05, help="inverse L2 strength of the embedding head")
+    parser.add_argument("--workers", type=int, default=2, help="processes that decode, measure and embed")
     parser.add_argument("--check", action="store_true", help="only check the shipped file is keyed to the weights")
     args = parser.parse_args(argv)
     weights = Path(args.weights)

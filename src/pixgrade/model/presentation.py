@@ -160,7 +160,7 @@ def _reasons(score: float, factors: Mapping[str, Factor], appearance: float, use
         reasons.append(f"product spans only {fill.value:.0%} of the frame")
     if centring.value > 0.1:
         reasons.append(f"product off-centre by {centring.value:.0%} of the frame")
-    if use_model and appearance < -1.0:
+    if use_model and (appearance < -1.0 or (score < CATALOGUE_AT and not reasons)):
         reasons.append("looks like a casual photo: scene, hands, shelves or clutter around the product (model)")
     if score >= CATALOGUE_AT:
         head = "catalogue shot" if not reasons else "mostly a catalogue shot"
