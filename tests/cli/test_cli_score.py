@@ -90,8 +90,10 @@ def test_table_on_stdout_without_output(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "zero.jpg").write_bytes(b"")
     assert score(str(tmp_path), "--workers", "0") == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["score", "grade", "path", "reasons"]
+    assert lines[0].split() == ["score", "grade", "presentation", "main_score", "path", "reasons"]
     assert len(lines) == 4
+    scored = next(line for line in lines if str(images[0]) in line).split()
+    assert 0.0 <= float(scored[2]) <= 1.0 and 0.0 <= float(scored[3]) <= 1.0
     assert any(str(images[0]) in line for line in lines)
     assert any(line.strip().startswith(str(tmp_path / "zero.jpg")) and "error: empty file" in line for line in lines)
 

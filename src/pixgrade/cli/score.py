@@ -89,8 +89,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _table_line(row: dict[str, Any]) -> str:
     score = "" if row["score"] is None else f"{row['score']:.2f}"
     grade = "" if row["grade"] is None else str(row["grade"])
+    presentation = "" if row["presentation"] is None else f"{row['presentation']:.2f}"
+    main = "" if row["main_score"] is None else f"{row['main_score']:.2f}"
     detail = f"error: {row['error']}" if row["error"] else (row["reasons"] or "")
-    return f"{score:>5}  {grade:>5}  {row['path']}  {detail}".rstrip()
+    return f"{score:>5}  {grade:>5}  {presentation:>12}  {main:>10}  {row['path']}  {detail}".rstrip()
 
 
 def _load_scorer(args: argparse.Namespace) -> Any:
@@ -211,7 +213,8 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
             disable=args.no_progress or None,
         ) as bar:
             if output is None:
-                tqdm.write(f"{'score':>5}  {'grade':>5}  path  reasons", file=sys.stdout)
+                header = f"{'score':>5}  {'grade':>5}  {'presentation':>12}  {'main_score':>10}  path  reasons"
+                tqdm.write(header, file=sys.stdout)
             walked = (ImageResult(path=f, error=cause) for f, cause in unreadable_todo.items())
             if args.engine == "ray":
                 results = ray_support.ray_results(args, todo)
