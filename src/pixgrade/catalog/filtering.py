@@ -17,6 +17,7 @@ from pixgrade.dedupe import DuplicateCluster, DuplicateSettings, find_duplicates
 from pixgrade.errors import ImageLoadError
 from pixgrade.io import iter_image_files, load_image, sha256_file
 from pixgrade.io.files import WalkErrorHandler
+from pixgrade.io.loading import DEFAULT_MAX_FILE_BYTES
 from pixgrade.pipeline import ImageResult
 from pixgrade.pipeline.presentation import attach_presentation, weights_sha256_of
 from pixgrade.policy.analysis import ANALYSIS_VERSION, ImageFacts, analyse_image
@@ -148,11 +149,15 @@ def collect_files(
 
 
 def analyse_file(
-    path: str, max_side: int = 1024, max_pixels: int = 100_000_000, text_detector: str = "auto"
+    path: str,
+    max_side: int = 1024,
+    max_pixels: int = 100_000_000,
+    text_detector: str = "auto",
+    max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
 ) -> tuple[ImageFacts | None, str | None, str | None]:
     """Marketplace facts and pHash of one file: ``(facts, phash, error)``; never raises for a bad image."""
     try:
-        image = load_image(path, max_side=max_side, max_pixels=max_pixels)
+        image = load_image(path, max_side=max_side, max_pixels=max_pixels, max_file_bytes=max_file_bytes)
     except ImageLoadError as exc:
         return None, None, exc.cause
     except (OSError, ValueError) as exc:  # pragma: no cover - load_image wraps these
@@ -266,7 +271,12 @@ def run_filter(
     def get_scorer() -> Scorer:
         nonlocal scorer
         if scorer is None:
-            scorer = Scorer(model=settings.model, backend=settings.backend, max_pixels=settings.max_pixels)
+            scorer = Scorer(
+                model=settings.model,
+                backend=settings.backend,
+                max_pixels=settings.max_pixels,
+                max_file_bytes=DEFAULT_MAX_FILE_BYTES,
+            )
         return scorer
 
     model_name = "none"

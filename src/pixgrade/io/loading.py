@@ -280,6 +280,21 @@ def decode_memory(mode: str, size: tuple[int, int], *, alpha: bool = False, rota
 _STRIP_PIXELS = 4_000_000  # rows converted at a time by the 16-bit and alpha paths (bounded temporaries)
 
 
+def _as_array(im: Image.Image) -> np.ndarray:
+    """``np.asarray(im)`` (a new, writeable array), copied a strip of rows at a time: Pillow's whole-image export
+    goes through ``tobytes``, which holds twice the array's size at its peak."""
+    width, height = im.size
+    if width * height <= _STRIP_PIXELS:
+        return np.array(im)
+    first = np.asarray(im.crop((0, 0, width, 1)))
+    out = np.empty((height, *first.shape[1:]), dtype=first.dtype)
+    step = max(1, _STRIP_PIXELS // max(1, width))
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        out[top:bottom] = np.asarray(im.crop((0, top, width, bottom)))
+    return out
+
+
 def _wide_to_rgb(im: Image.Image) -> np.ndarray:
     """RGB array of a 16-bit, 32-bit integer or float image, converted a strip of rows at a time."""
     mode = im.mode
@@ -323,10 +338,10 @@ def _to_rgb_alpha(im: Image.Image, name: str | None) -> tuple[Image.Image | np.n
     try:
         if has_alpha:
             rgba = im.convert("RGBA")
-            arr = np.asarray(rgba)
+            arr = _as_array(rgba)
             alpha = np.ascontiguousarray(arr[:, :, 3])
-            rgb = Image.fromarray(np.ascontiguousarray(arr[:, :, :3]), "RGB")
-            return rgb, (alpha if int(alpha.min()) < 255 else None)
+            del rgba
+            return np.ascontiguousarray(arr[:, :, :3]), (alpha if int(alpha.min()) < 255 else None)
         return (im if mode == "RGB" else im.convert("RGB")), None
     except ValueError as exc:  # modes Pillow cannot convert (e.g. LAB without a profile)
         raise ImageLoadError(name, f"unsupported colour mode {mode}: {exc}") from None
@@ -502,7 +517,7 @@ def load_image(
         original_size = (height, width) if swap else (width, height)
 
         rgb_img, alpha = _to_rgb_alpha(frame, name)
-        rgb = np.asarray(rgb_img, dtype=np.uint8)
+        rgb = rgb_img if isinstance(rgb_img, np.ndarray) else _as_array(rgb_img)
         if alpha is not None:
             rgb = _composite_on_white(rgb, alpha)
         if scale < 1.0:
