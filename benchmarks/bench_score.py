@@ -76,7 +76,7 @@ def cpu_costs(paths: list[Path], model: str | None) -> dict[str, float]:
 
     torch.set_num_threads(1)
     predictor = load_model(model)
-    settings = AnalysisSettings(max_pixels=100_000_000, analysis_max_side=512, model_max_side=predictor.input_max_side)
+    settings = AnalysisSettings(max_pixels=100_000_000, measure_max_side=512, model_max_side=predictor.input_max_side)
     start = time.process_time()
     analyses = [analyse(p, settings) for p in paths]
     measure = (time.process_time() - start) / len(paths)

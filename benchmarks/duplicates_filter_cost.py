@@ -3,8 +3,9 @@
 On N real photos plus one altered copy of each (``benchmarks/duplicates.py``'s alterations, saved as JPEG), it
 measures CPU time (``time.process_time``, this process only; the filter's workers do the same work) per image of
 
-- scoring: ``Scorer.score_image`` (decode, the 11 measures, the shipped model) plus the marketplace facts
-  (``analyse_file``: background, borders, PP-OCR text detection) — what ``pixgrade filter`` does per new file;
+- scoring: ``Scorer(facts=True, phash=True).score_image`` (one decode, the 11 measures, the shipped model, the
+  marketplace facts: background, borders, PP-OCR text detection, and the pHash) — what ``pixgrade filter`` does
+  per new file;
 - the duplicate step: decoding at 448 px, the content embedding, and ``find_duplicates`` over all images
   (``--duplicates all``: candidates, keypoint verification on the files, clusters);
 
@@ -30,7 +31,6 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from duplicates import ALTERATIONS, alter, data_dir
 from pixgrade.catalog.duplicates import load_pixels
-from pixgrade.catalog.filtering import analyse_file
 from pixgrade.dedupe import DuplicateSettings, find_duplicates, perceptual_hash
 from pixgrade.dedupe.features import content_embedding
 
@@ -57,12 +57,11 @@ def main() -> None:
             image.save(target, quality=92)
             paths.append(str(target))
     n = len(paths)
-    scorer = Scorer("default")
+    scorer = Scorer("default", facts=True, phash=True)
 
     t0 = time.process_time()
     for path in paths:
         scorer.score_image(path)
-        analyse_file(path)
     score_cpu = (time.process_time() - t0) / n
 
     t0 = time.process_time()

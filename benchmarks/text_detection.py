@@ -17,7 +17,7 @@ Images are scaled to 224–640 px on the longest side first, and both versions a
 Fonts: Pillow's default font and every DejaVu and Liberation TTF found on the machine (``apt-get install
 fonts-dejavu-core fonts-liberation``).
 An image counts as "text found" when it has a
-text region that counts as overlay (:func:`pixgrade.policy.text.overlay_regions`, the quantity the presets test:
+text region that counts as overlay (:func:`pixgrade.facts.text.overlay_regions`, the quantity the presets test:
 ``ImageFacts.overlay_text_regions > 0``), for a range of the ``max_product_share`` setting, the default marked,
 and without the pixel tests (the box's position alone);
 "any text" (prints included) is reported too. Run::
@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from pixgrade.policy.layout import background_mask, product_mask
-from pixgrade.policy.text import OVERLAY_MAX_PRODUCT_SHARE, available_text_detectors, detect_text, overlay_regions
+from pixgrade.facts.layout import background_mask, product_mask
+from pixgrade.facts.text import OVERLAY_MAX_PRODUCT_SHARE, available_text_detectors, detect_text, overlay_regions
 
 WORDS = [
     "SALE",

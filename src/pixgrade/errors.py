@@ -14,7 +14,10 @@ class ConfigError(PixgradeError, ValueError):
 
 
 class ImageLoadError(PixgradeError):
-    """An image could not be loaded. ``str(err)`` reads ``"<path>: <cause>"``."""
+    """An image could not be loaded. ``str(err)`` reads ``"<path>: <cause>"``; ``kind`` names the failure for
+    machines (the service's error code)."""
+
+    kind = "unreadable_image"
 
     def __init__(self, path: str | Path | None, cause: str) -> None:
         self.path = str(path) if path is not None else "<bytes>"
@@ -25,18 +28,28 @@ class ImageLoadError(PixgradeError):
 class NotAnImageError(ImageLoadError):
     """The content is not an image format pixgrade can decode (decided by content, not by extension)."""
 
+    kind = "not_an_image"
+
 
 class CorruptImageError(ImageLoadError):
     """The content claims to be an image but is truncated or damaged."""
+
+    kind = "corrupt_image"
 
 
 class EmptyFileError(ImageLoadError):
     """The file has zero bytes."""
 
+    kind = "empty_file"
+
 
 class DecompressionBombError(ImageLoadError):
     """The image has more pixels than the configured limit."""
 
+    kind = "too_many_pixels"
+
 
 class ImageTooLargeError(ImageLoadError):
     """The file, or the memory its decoding needs (known from the header), is over the configured limit."""
+
+    kind = "too_large"

@@ -70,7 +70,7 @@ def test_measures_only_score_drops_when_blurred_or_darkened(tmp_path: Path, meas
 def test_large_image_is_measured_at_reduced_size_but_reports_its_own_size(tmp_path: Path) -> None:
     fake = FakePredictor()
     scorer = Scorer(model=fake)
-    assert scorer.analysis_max_side == 512  # max(measures working size 512, model 128)
+    assert scorer.measure_max_side == 512  # max(measures working size 512, model 128)
     path = save(np.kron(product_photo(), np.ones((8, 8, 1), np.uint8)), tmp_path / "big.jpg", quality=90)  # 2560x1920
     result = scorer.score_image(path)
     assert (result.width, result.height) == (2560, 1920)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from pixgrade.errors import ConfigError
+from pixgrade.facts import ImageFacts
 from pixgrade.measures import Factor
 from pixgrade.pipeline import ImageResult
 from pixgrade.policy import (
     Candidate,
-    ImageFacts,
     decide,
     evaluate,
     list_presets,

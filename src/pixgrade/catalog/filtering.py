@@ -1,11 +1,15 @@
-"""The work behind ``pixgrade filter``: score (or reuse stored scores), measure marketplace facts, apply a policy,
-find near-duplicates, group by product, choose main images, and record everything in the catalogue."""
+"""The work behind ``pixgrade filter``: score (or reuse stored scores) with the marketplace facts and perceptual
+hash of every image, apply a policy, find near-duplicates, group by product, choose main images, and record
+everything in the catalogue.
+
+Scoring goes through the one per-image stage (:func:`pixgrade.pipeline.analysis.analyse` + ``Scorer.score_batch``)
+with facts and hash switched on, so each file is read, decoded and hashed once, in a single pass.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -13,28 +17,25 @@ from typing import Any, Literal
 from pixgrade import __version__
 from pixgrade.catalog.duplicates import content_embeddings_for, content_model_name, load_pixels
 from pixgrade.catalog.store import Catalog
-from pixgrade.dedupe import DuplicateCluster, DuplicateSettings, find_duplicates, grouper_from_spec, perceptual_hash
-from pixgrade.errors import ImageLoadError
-from pixgrade.io import iter_image_files, load_image, sha256_file
+from pixgrade.dedupe import DuplicateCluster, DuplicateSettings, find_duplicates, grouper_from_spec
+from pixgrade.facts import FACTS_MAX_SIDE, FACTS_VERSION, ImageFacts, available_text_detectors
+from pixgrade.io import iter_image_files, sha256_file
 from pixgrade.io.files import WalkErrorHandler
 from pixgrade.io.loading import DEFAULT_MAX_FILE_BYTES
 from pixgrade.pipeline import ImageResult
 from pixgrade.pipeline.presentation import attach_presentation, weights_sha256_of
-from pixgrade.policy.analysis import ANALYSIS_VERSION, ImageFacts, analyse_image
 from pixgrade.policy.decisions import Candidate, Decision, ProductSummary, decide
 from pixgrade.policy.rules import Policy, Verdict
-from pixgrade.policy.text import available_text_detectors
 
 __all__ = [
-    "AnalysedFile",
     "FileEngine",
     "FilterOutcome",
     "FilterSettings",
     "ImageRecord",
-    "analyse_file",
     "collect_files",
     "model_base_key",
     "run_filter",
+    "scorer_options",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,10 @@ class FilterSettings:
         duplicates: near-duplicate thresholds, or None to skip duplicate search.
         duplicate_scope: look for duplicates within each ``product`` or across ``all`` images.
         text_detector: ``auto``, ``db`` or ``classical``.
-        analysis_max_side: decode at most this longest side for the marketplace facts.
+        facts_max_side: longest side the marketplace facts are measured at.
         max_pixels: decompression-bomb limit.
         model_key: identifies the model in the catalogue's cache (computed from ``model`` when None).
-        engine: where the files to (re)score are scored and analysed (a :data:`FileEngine`, e.g.
+        engine: where the files to (re)score are scored (a :data:`FileEngine`, e.g.
             :func:`pixgrade.engines.ray_engine.filter_with_ray`); ``None``: worker processes on this machine.
     """
 
@@ -68,30 +69,33 @@ class FilterSettings:
     duplicates: DuplicateSettings | None = field(default_factory=DuplicateSettings)
     duplicate_scope: Literal["product", "all"] = "product"
     text_detector: str = "auto"
-    analysis_max_side: int = 1024
+    facts_max_side: int = FACTS_MAX_SIDE
     max_pixels: int = 100_000_000
     model_key: str | None = None
     engine: FileEngine | None = None
 
 
-@dataclass
-class AnalysedFile:
-    """What the expensive part of filtering gives for one file: its scores and its marketplace facts.
-
-    ``result`` is what ``Scorer(settings.model, settings.backend, max_pixels=settings.max_pixels)`` gives for the
-    file; ``(facts, phash, facts_error)`` is what :func:`analyse_file` gives for it.
-    """
-
-    result: ImageResult
-    facts: ImageFacts | None
-    phash: str | None
-    facts_error: str | None
+FileEngine = Callable[[Sequence[str], "FilterSettings", str], Iterable[ImageResult]]
+"""Scores files for :func:`run_filter`: called with ``(paths, settings, text_detector)`` (the text detector
+resolved: ``db`` or ``classical``), returns one :class:`ImageResult` per path, in input order, made by a
+``Scorer(**scorer_options(settings, text_detector))`` (so each carries its facts and pHash); an unreadable file
+gives a result with ``error`` set, never an exception."""
 
 
-FileEngine = Callable[[Sequence[str], "FilterSettings", str], Iterable[AnalysedFile]]
-"""Scores and analyses files for :func:`run_filter`: called with ``(paths, settings, text_detector)`` (the text
-detector resolved: ``db`` or ``classical``), returns one :class:`AnalysedFile` per path, in input order; an
-unreadable file gives a result with ``error`` set, never an exception."""
+def scorer_options(settings: FilterSettings, text_detector: str) -> dict[str, Any]:
+    """Keyword arguments of :class:`~pixgrade.pipeline.Scorer` for filtering: the settings' model, backend and
+    pixel limit, files read up to 1 GiB (as ``score``), with the marketplace facts and the perceptual hash
+    switched on."""
+    return {
+        "model": settings.model,
+        "backend": settings.backend,
+        "max_pixels": settings.max_pixels,
+        "max_file_bytes": DEFAULT_MAX_FILE_BYTES,
+        "facts": True,
+        "phash": True,
+        "text_detector": text_detector,
+        "facts_max_side": settings.facts_max_side,
+    }
 
 
 @dataclass
@@ -148,73 +152,6 @@ def collect_files(
     return files
 
 
-def analyse_file(
-    path: str,
-    max_side: int = 1024,
-    max_pixels: int = 100_000_000,
-    text_detector: str = "auto",
-    max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
-) -> tuple[ImageFacts | None, str | None, str | None]:
-    """Marketplace facts and pHash of one file: ``(facts, phash, error)``; never raises for a bad image."""
-    try:
-        image = load_image(path, max_side=max_side, max_pixels=max_pixels, max_file_bytes=max_file_bytes)
-    except ImageLoadError as exc:
-        return None, None, exc.cause
-    except (OSError, ValueError) as exc:  # pragma: no cover - load_image wraps these
-        return None, None, str(exc)
-    try:
-        facts = analyse_image(image.rgb, text_detector=text_detector)  # type: ignore[arg-type]
-        phash = perceptual_hash(image.rgb)
-    except ValueError as exc:
-        return None, None, f"cannot analyse: {exc}"
-    scale = max(image.original_size) / max(image.rgb.shape[:2])
-    if facts.border_px and scale != 1.0:  # report the border in the file's own pixels
-        facts = dataclasses.replace(facts, border_px=round(facts.border_px * scale))
-    return facts, phash, None
-
-
-def _analyse_star(args: tuple[str, int, int, str]) -> tuple[ImageFacts | None, str | None, str | None]:
-    return analyse_file(*args)
-
-
-def _analyse_chunk(jobs: list[tuple[str, int, int, str]]) -> list[tuple[ImageFacts | None, str | None, str | None]]:
-    return [analyse_file(*job) for job in jobs]
-
-
-def _analysis_failed(job: tuple[str, int, int, str], message: str) -> tuple[None, None, str]:
-    return None, None, message
-
-
-def _analyse_here(
-    paths: Sequence[str],
-    settings: FilterSettings,
-    text_detector: str,
-    get_scorer: Callable[[], Any],
-    say: Callable[[str], None],
-) -> Iterator[AnalysedFile]:
-    """The local engine: facts in worker processes, then scores with :meth:`Scorer.score_paths`."""
-    jobs = [(p, settings.analysis_max_side, settings.max_pixels, text_detector) for p in paths]
-    workers = settings.workers
-    if workers is None:
-        from pixgrade.pipeline import default_workers
-
-        workers = default_workers(len(jobs))
-    if workers > 0 and len(jobs) > 1:
-        from pixgrade.pipeline.parallel import ChunkMap
-
-        # A worker that dies on a file (decoder crash) is replaced; only that file gets an error.
-        mapper: ChunkMap[tuple[str, int, int, str], tuple[ImageFacts | None, str | None, str | None]] = ChunkMap(
-            _analyse_chunk, (), workers=workers, chunk_size=4, max_pending=2 * workers, on_failure=_analysis_failed
-        )
-        analysed = list(mapper(jobs))
-    else:
-        analysed = [_analyse_star(job) for job in jobs]
-    say(f"measured backgrounds, borders and text of {len(paths)} files")
-    results = get_scorer().score_paths(list(paths), workers=settings.workers)
-    for result, (facts, phash, error) in zip(results, analysed, strict=True):
-        yield AnalysedFile(result, facts, phash, error)
-
-
 def model_base_key(model: Any) -> str:
     """The part of the catalogue's model key that names the model: ``none``, ``NAME@SHA256-prefix`` of a checkpoint
     (``default`` included) or ``TYPE@object`` for a loaded predictor."""
@@ -233,7 +170,7 @@ def model_base_key(model: Any) -> str:
 
 def _model_key(settings: FilterSettings, model_name: str, text_detector: str) -> str:
     base = settings.model_key or model_base_key(settings.model)
-    return f"{base}|pixgrade {__version__}|facts v{ANALYSIS_VERSION} {text_detector}"
+    return f"{base}|pixgrade {__version__}|facts v{FACTS_VERSION} {text_detector}"
 
 
 def run_filter(
@@ -245,11 +182,14 @@ def run_filter(
     command: str = "filter",
     progress: Callable[[str], None] | None = None,
     relocated: Mapping[str, Path] | None = None,
+    progress_bar: Callable[[Iterable[ImageResult], int], Iterable[ImageResult]] | None = None,
 ) -> FilterOutcome:
     """Filter the images under ``inputs`` by ``settings``, recording everything in ``catalog``.
 
     Unchanged files (same SHA-256 and model key as stored) reuse their stored scores and facts; new or changed
-    files are scored. Unreadable files are rejected with their load error and the run goes on.
+    files are scored, with their facts and pHash, in one pass. Unreadable files are rejected with their load
+    error and the run goes on. ``progress`` receives one-line messages; ``progress_bar(results, total)`` may wrap
+    the stream of new results (e.g. in ``tqdm``) to show how far scoring is.
     """
     from pixgrade.pipeline import Scorer
 
@@ -271,12 +211,7 @@ def run_filter(
     def get_scorer() -> Scorer:
         nonlocal scorer
         if scorer is None:
-            scorer = Scorer(
-                model=settings.model,
-                backend=settings.backend,
-                max_pixels=settings.max_pixels,
-                max_file_bytes=DEFAULT_MAX_FILE_BYTES,
-            )
+            scorer = Scorer(**scorer_options(settings, text_detector))
         return scorer
 
     model_name = "none"
@@ -298,6 +233,7 @@ def run_filter(
             say,
             get_scorer,
             locations,
+            progress_bar,
         )
     except BaseException:  # Ctrl-C or an error: the run is over, not running (a kill -9 is caught at the next start)
         catalog.finish_run(run_id, 0, 0, status="interrupted")
@@ -317,6 +253,7 @@ def _filter_run(
     say: Callable[[str], None],
     get_scorer: Callable[[], Any],
     locations: Mapping[Path, Path],
+    progress_bar: Callable[[Iterable[ImageResult], int], Iterable[ImageResult]] | None,
 ) -> FilterOutcome:
     """The body of :func:`run_filter` once the run is logged."""
 
@@ -350,24 +287,24 @@ def _filter_run(
 
     if todo:
         names = [str(locations.get(p, p)) for p in todo]
-        work: Iterable[AnalysedFile]
+        work: Iterable[ImageResult]
         if settings.engine is not None:
             work = settings.engine(names, settings, text_detector)
         else:
-            work = _analyse_here(names, settings, text_detector, get_scorer, say)
-        for path, item in zip(todo, work, strict=True):
+            work = get_scorer().score_paths(names, workers=settings.workers)
+        if progress_bar is not None:
+            work = progress_bar(work, len(names))
+        for path, result in zip(todo, work, strict=True):
             key = str(path.resolve())
-            result = item.result
             result.path = key
-            if result.error is None and item.facts_error is not None:
-                result.error = item.facts_error
             where = locations.get(path, path)
             n_bytes = where.stat().st_size if where.exists() else None
-            facts = item.facts if result.error is None else None
-            record = ImageRecord(str(path), result, facts, item.phash, n_bytes, False)
+            facts = result.facts if result.error is None else None
+            phash = result.phash if result.error is None else None
+            record = ImageRecord(str(path), result, facts, phash, n_bytes, False)
             record.location = str(locations[path]) if path in locations else None
             catalog.save_analysis(
-                result, model_key=model_key, facts=record.facts, phash=item.phash, size_bytes=n_bytes, run_id=run_id
+                result, model_key=model_key, facts=facts, phash=phash, size_bytes=n_bytes, run_id=run_id
             )
             records[key] = record
         say(f"scored {len(todo)} files")

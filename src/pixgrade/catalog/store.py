@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from pixgrade.errors import ConfigError
+from pixgrade.facts import ImageFacts
 from pixgrade.io.files import path_from_text, path_text
 from pixgrade.measures import Factor
 from pixgrade.pipeline import ImageResult
-from pixgrade.policy.analysis import ImageFacts
 from pixgrade.policy.decisions import Decision
 from pixgrade.policy.rules import Verdict
 

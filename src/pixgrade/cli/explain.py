@@ -17,7 +17,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="heatmap of where an image lost points",
         description=(
             "Write a PNG overlay whose bright regions lowered the model's score most (element-wise Grad-CAM on the "
-            "last backbone stage; see docs/serving.md), and print the score, factor scores and reasons."
+            "last backbone stage, drawn on the model's input copy; see docs/serving.md), and print the score "
+            "(the one `pixgrade score` gives), factor scores and reasons."
         ),
     )
     parser.add_argument("image", help="the image file")
@@ -42,24 +43,25 @@ def run(args: argparse.Namespace) -> int:
     if str(args.model).lower() == "none":
         raise ConfigError("explain needs the quality model; --model none has no heatmap")
 
-    from pixgrade.explain import explain_image, overlay_heatmap, write_png
-    from pixgrade.io import load_image
+    from pixgrade.explain import overlay_heatmap, write_png
+    from pixgrade.pipeline.analysis import analyse
     from pixgrade.pipeline.scorer import Scorer
 
     try:
-        explainer = Scorer(model=args.model, backend="torch")  # gradients need PyTorch
-        # The score, reasons and presentation come from the same scorer as `pixgrade score` (default backend), so
-        # both commands say the same about the same file; the PyTorch model only draws the heatmap.
+        # the scoring backend of `pixgrade score` (the score is the same); the heatmap's gradients come from the
+        # same checkpoint on PyTorch (Scorer.explainer)
         scorer = Scorer(model=args.model)
     except FileNotFoundError as exc:
         raise ConfigError(f"{exc}; pass --model CHECKPOINT to use a trained checkpoint") from None
-    image = load_image(args.image, max_pixels=scorer.max_pixels)  # raises ImageLoadError naming the file
-    explanation = explain_image(explainer.predictor, image.rgb, method=args.method)
-    result = scorer.score_image(args.image)
-    if result.error is not None:
-        raise PixgradeError(f"{args.image}: {result.error}")
+    if not scorer.can_explain:
+        raise ConfigError(f"{args.model}: heatmaps need a PyTorch checkpoint (not an ONNX export)")
+    analysis = analyse(args.image, scorer.settings)
+    rgb = analysis.model_rgb
+    [(result, explanation)] = scorer.explain_batch([analysis], method=args.method)
+    if result.error is not None or explanation is None or rgb is None:
+        raise PixgradeError(f"{args.image}: {result.error or 'no model input'}")
     try:
-        write_png(output, overlay_heatmap(image.rgb, explanation.heat), overwrite=args.overwrite)
+        write_png(output, overlay_heatmap(rgb, explanation.heat), overwrite=args.overwrite)
     except FileExistsError as exc:
         raise ConfigError(f"{exc}; pass --overwrite to replace it") from None
     except OSError as exc:

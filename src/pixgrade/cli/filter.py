@@ -8,6 +8,7 @@ import io
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +320,13 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
     def say(message: str) -> None:
         print(message, file=sys.stderr)
 
+    def progress_bar(results: Iterable[Any], total: int) -> Iterator[Any]:
+        from tqdm import tqdm
+
+        # on a terminal only (disable=None), so logs and pipes stay clean
+        with tqdm(results, total=total, unit="img", desc="scoring", file=sys.stderr, disable=None) as bar:
+            yield from bar
+
     with catalog:
         outcome = run_filter(
             args.paths,
@@ -328,6 +336,7 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
             command=" ".join(["pixgrade filter", *map(path_text, args.paths), "--policy", path_text(args.policy)]),
             progress=say,
             relocated=relocated,
+            progress_bar=progress_bar,
         )
 
     destinations: dict[str, str] = {}

@@ -7,9 +7,9 @@ with exactly the columns and types of the local engine's Parquet output
 (:func:`pixgrade.pipeline.result_columns`); unreadable images are rows with ``error`` set, as locally.
 
 Results either stream back to the driver (:func:`score_with_ray`, an iterator of :class:`ImageResult` in input
-order; :func:`filter_with_ray`, the same plus the marketplace facts ``pixgrade filter`` needs) or are written by
-the workers as partitioned Parquet (:func:`write_parquet_with_ray`) to a local folder or to any filesystem pyarrow
-knows (``s3://bucket/prefix``, ``gs://…``, ``hdfs://…``).
+order; :func:`filter_with_ray`, the same with the marketplace facts and pHash ``pixgrade filter`` needs) or are
+written by the workers as partitioned Parquet (:func:`write_parquet_with_ray`) to a local folder or to any
+filesystem pyarrow knows (``s3://bucket/prefix``, ``gs://…``, ``hdfs://…``).
 
 Inputs may be local paths (which every worker must see at the same place: a shared or network file system) or
 URIs such as ``s3://bucket/photos/a.jpg``, read through :mod:`pyarrow.fs`.
@@ -43,16 +43,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pixgrade.errors import ConfigError, PixgradeError
+from pixgrade.io.sources import is_uri
+from pixgrade.io.sources import list_sources as list_inputs
 from pixgrade.pipeline import ImageResult, column_types, result_columns
 from pixgrade.pipeline.parallel import CRASH_MESSAGE
 
 if TYPE_CHECKING:
-    from pixgrade.catalog.filtering import AnalysedFile, FilterSettings
+    from pixgrade.catalog.filtering import FilterSettings
 
 __all__ = [
     "MAX_CONSECUTIVE_CRASHES",
     "RECOVERED_SUFFIX",
-    "FactsSpec",
     "RayRunSummary",
     "ScoreBatch",
     "filter_with_ray",
@@ -96,61 +97,6 @@ def _require_ray() -> Any:
     return ray
 
 
-def is_uri(path: str) -> bool:
-    """True for ``scheme://…`` strings (``s3://``, ``gs://``, ``file://``…), False for plain local paths."""
-    scheme, sep, _ = path.partition("://")
-    return bool(sep) and scheme.isidentifier() and len(scheme) > 1
-
-
-def list_inputs(paths: Iterable[str | Path]) -> list[str]:
-    """Expand files and folders into the list of files to score.
-
-    Local paths alone give exactly the local engine's list (:func:`pixgrade.io.iter_image_files`: recursive,
-    sorted, hidden files skipped, each file once). URIs are listed with :mod:`pyarrow.fs`: a URI naming a file is
-    kept as it is; a prefix/folder is listed recursively, sorted, hidden files and folders skipped. S3 endpoints
-    and credentials come from the environment (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``…) as for any pyarrow
-    S3 filesystem. Mixed inputs are listed in the order given.
-
-    Raises:
-        ConfigError: a path or URI that names nothing, or a URI pyarrow cannot list (unknown scheme, denied).
-    """
-    from pixgrade.io import iter_image_files
-
-    texts = [str(p) for p in paths]
-    for text in texts:
-        if not is_uri(text) and not Path(text).exists():
-            raise ConfigError(f"{text}: no such file or folder")
-    if not any(is_uri(text) for text in texts):
-        return [str(p) for p in iter_image_files(texts)]
-    found: dict[str, None] = {}  # ordered set: a file reached twice is listed once
-    for text in texts:
-        listed = _list_uri(text) if is_uri(text) else [str(p) for p in iter_image_files([text])]
-        found.update(dict.fromkeys(listed))
-    return list(found)
-
-
-def _list_uri(uri: str) -> list[str]:
-    import pyarrow.fs as pafs
-
-    try:
-        filesystem, root = pafs.FileSystem.from_uri(uri)
-        info = filesystem.get_file_info(root)
-        if info.type == pafs.FileType.File:
-            return [uri]
-        if info.type != pafs.FileType.Directory:
-            raise ConfigError(f"{uri}: no such file or folder")
-        entries = filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
-    except (OSError, ValueError) as exc:  # unknown scheme, unreachable endpoint, access denied
-        raise ConfigError(f"{uri}: cannot list it: {exc}") from None
-    scheme = uri.split("://", 1)[0]
-    base = len(root.rstrip("/")) + 1
-    return [
-        f"{scheme}://{entry.path}"
-        for entry in sorted(entries, key=lambda e: e.path)
-        if entry.type == pafs.FileType.File and not any(part.startswith(".") for part in entry.path[base:].split("/"))
-    ]
-
-
 def parquet_schema(columns: Sequence[str] | None = None) -> Any:
     """The Arrow schema of result rows: same types as the local engine's Parquet writer."""
     import pyarrow as pa
@@ -159,85 +105,34 @@ def parquet_schema(columns: Sequence[str] | None = None) -> Any:
     return pa.schema([(c, kinds[t]) for c, t in column_types(list(columns or result_columns())).items()])
 
 
-def _read_uri(uri: str) -> bytes:
-    import pyarrow.fs as pafs
-
-    filesystem, path = pafs.FileSystem.from_uri(uri)
-    with filesystem.open_input_file(path) as handle:
-        data: bytes = handle.read()
-    return data
-
-
-@dataclass(frozen=True)
-class FactsSpec:
-    """What the actors need to compute ``pixgrade filter``'s marketplace facts
-    (:func:`pixgrade.catalog.filtering.analyse_file`)."""
-
-    analysis_max_side: int = 1024
-    max_pixels: int = 100_000_000
-    text_detector: str = "classical"
-
-
 class ScoreBatch:
     """Ray Data callable class: loads a :class:`~pixgrade.pipeline.Scorer` once per actor, then scores batches.
 
     Args:
         scorer_kwargs: keyword arguments of :class:`~pixgrade.pipeline.Scorer` (``model`` must be ``"default"``,
-            ``None`` or a path every worker can read).
+            ``None`` or a path every worker can read; ``facts``/``phash`` for ``pixgrade filter``'s work).
         keep_results: return ``(input index, pickled result)`` columns for the driver (:func:`score_with_ray`,
             :func:`filter_with_ray`) instead of the rows of the Parquet output (plus the input index).
-        facts: also compute ``pixgrade filter``'s marketplace facts; each result is then an
-            :class:`~pixgrade.catalog.filtering.AnalysedFile` (needs ``keep_results``).
     """
 
-    def __init__(
-        self, scorer_kwargs: Mapping[str, Any], keep_results: bool = False, facts: FactsSpec | None = None
-    ) -> None:
+    def __init__(self, scorer_kwargs: Mapping[str, Any], keep_results: bool = False) -> None:
         import cv2
 
         from pixgrade.pipeline import Scorer
 
-        if facts is not None and not keep_results:
-            raise ConfigError("facts are only returned with keep_results=True")
         cv2.setNumThreads(1)  # one CPU per actor, as the local engine's worker processes
         self.scorer = Scorer(**dict(scorer_kwargs))
         self.keep_results = keep_results
-        self.facts = facts
         self.columns = result_columns()
         self.schema = parquet_schema(self.columns)
 
-    def _analyse(self, path: str) -> Any:
-        from pixgrade.pipeline.analysis import Analysis, analyse
+    def results(self, paths: Sequence[str]) -> list[ImageResult]:
+        """Score ``paths`` (local paths or URIs) exactly as :meth:`Scorer.score_paths` does: the per-image stage,
+        then one model batch."""
+        from pixgrade.pipeline.analysis import analyse
 
-        if not is_uri(path):
-            return analyse(path, self.scorer.settings)
-        try:
-            data = _read_uri(path)
-        except (OSError, ValueError) as exc:  # pyarrow raises OSError subclasses for missing/denied objects
-            return Analysis(path=path, error=f"cannot read: {exc}")
-        return analyse(data, self.scorer.settings, label=path)
-
-    def score(self, paths: Sequence[str]) -> list[ImageResult]:
-        """Score ``paths`` exactly as :meth:`Scorer.score_paths` does (decode + measure, then one model batch)."""
-        from pixgrade.pipeline.analysis import run_model
-
-        analyses = [self._analyse(path) for path in paths]
-        if self.scorer.predictor is not None:
-            run_model(self.scorer.predictor, analyses)
-        return [self.scorer.finish(analysis) for analysis in analyses]
-
-    def results(self, paths: Sequence[str]) -> list[Any]:
-        """One result per path: an :class:`ImageResult`, or an ``AnalysedFile`` when facts are computed."""
-        scored = self.score(paths)
-        if self.facts is None:
-            return list(scored)
-        from pixgrade.catalog.filtering import AnalysedFile, analyse_file
-
-        spec = self.facts
-        return [
-            AnalysedFile(result, *analyse_file(path, spec.analysis_max_side, spec.max_pixels, spec.text_detector))
-            for result, path in zip(scored, paths, strict=True)
-        ]
+        settings = self.scorer.settings
+        return self.scorer.score_batch([analyse(path, settings) for path in paths])
 
     def __call__(self, batch: dict[str, np.ndarray]) -> Any:
         import pyarrow as pa
@@ -245,29 +140,19 @@ class ScoreBatch:
         paths = [str(p) for p in batch["path"]]
         index = pa.array(np.asarray(batch["index"], dtype=np.int64))
         if not self.keep_results:  # the Parquet rows, plus the input index (dropped by the writer)
-            table = pa.Table.from_pylist([r.to_row() for r in self.score(paths)], schema=self.schema)
+            table = pa.Table.from_pylist([r.to_row() for r in self.results(paths)], schema=self.schema)
             return table.append_column(_INDEX_COLUMN, index)
         blobs = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in self.results(paths)]
         return pa.table({_INDEX_COLUMN: index, _RESULT_COLUMN: pa.array(blobs, pa.binary())})
 
 
-def _crashed(path: str, facts: bool) -> Any:
+def _crashed(path: str) -> ImageResult:
     """The result of a file whose worker died: the local engine's crash row."""
-    result = ImageResult(path=path, error=CRASH_MESSAGE)
-    if not facts:
-        return result
-    from pixgrade.catalog.filtering import AnalysedFile
-
-    return AnalysedFile(result, None, None, None)
+    return ImageResult(path=path, error=CRASH_MESSAGE, error_kind="worker_crashed")
 
 
-def _failed(path: str, message: str, facts: bool) -> Any:
-    result = ImageResult(path=path, error=message)
-    if not facts:
-        return result
-    from pixgrade.catalog.filtering import AnalysedFile
-
-    return AnalysedFile(result, None, None, None)
+def _failed(path: str, message: str) -> ImageResult:
+    return ImageResult(path=path, error=message, error_kind="measure_failed")
 
 
 class _Recovery:
@@ -288,7 +173,6 @@ class _Recovery:
     ) -> None:
         self.ray = ray
         self.kwargs = dict(constructor_kwargs)
-        self.facts = self.kwargs.get("facts") is not None
         self.batch_size = max(1, batch_size)
         self.max_consecutive_crashes = max_consecutive_crashes
         self.actor: Any = None
@@ -323,7 +207,7 @@ class _Recovery:
         except RayTaskError as exc:  # a Python exception escaped the scorer (it catches per-image errors)
             cause = exc.cause if isinstance(exc.cause, BaseException) else exc
             message = f"internal error: {type(cause).__name__}: {cause}"
-            got = [_failed(path, message, self.facts) for path in paths]
+            got = [_failed(path, message) for path in paths]
         self._in_a_row = 0
         return got
 
@@ -344,7 +228,7 @@ class _Recovery:
                     single = self._call([path])
                     if single is None:
                         logger.warning("%s: %s", path, CRASH_MESSAGE)
-                        single = [_crashed(path, self.facts)]
+                        single = [_crashed(path)]
                     got.extend(single)
             out.extend(got)
         return out
@@ -513,26 +397,22 @@ def filter_with_ray(
     batch_size: int = 16,
     num_actors: int | None = None,
     num_cpus: int | None = None,
-) -> Iterator[AnalysedFile]:
-    """The expensive part of ``pixgrade filter`` on Ray: a :data:`pixgrade.catalog.filtering.FileEngine`.
+) -> Iterator[ImageResult]:
+    """The scoring part of ``pixgrade filter`` on Ray: a :data:`pixgrade.catalog.filtering.FileEngine`.
 
-    Each actor loads the scorer (``settings.model``, ``settings.backend``, ``settings.max_pixels``) once and, per
-    batch, scores the files exactly as the local engine does and computes their marketplace facts and pHash
-    (:func:`pixgrade.catalog.filtering.analyse_file` with ``settings.analysis_max_side`` and ``text_detector``).
-    The policy, grouping, duplicates, main images and catalogue then run on the driver as usual, so decisions
-    are the local engine's. Use it as ``FilterSettings(engine=functools.partial(filter_with_ray, address=…))``.
+    Each actor loads ``Scorer(**scorer_options(settings, text_detector))`` once (facts and pHash on) and scores
+    its batches exactly as the local engine does, each file read and decoded once. The policy, grouping,
+    duplicates, main images and catalogue then run on the driver as usual, so decisions are the local engine's.
+    Use it as ``FilterSettings(engine=functools.partial(filter_with_ray, address=…))``.
     """
-    model = settings.model
+    from pixgrade.catalog.filtering import scorer_options
+
+    options = scorer_options(settings, text_detector)
+    model = options["model"]
     if model is not None and not isinstance(model, str | Path):
         raise ConfigError("the ray engine needs the model as 'default', None or a checkpoint path, not an object")
-    kwargs = {
-        "scorer_kwargs": {
-            "model": None if model is None else str(model),
-            "backend": settings.backend,
-            "max_pixels": settings.max_pixels,
-        },
-        "facts": FactsSpec(settings.analysis_max_side, settings.max_pixels, text_detector),
-    }
+    options["model"] = None if model is None else str(model)
+    kwargs = {"scorer_kwargs": options}
     yield from _stream([str(p) for p in paths], kwargs, address, batch_size, num_actors, num_cpus)
 
 

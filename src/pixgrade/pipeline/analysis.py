@@ -1,4 +1,9 @@
-"""The per-image work that runs in worker processes: read, fingerprint, decode, measure, shrink for the model.
+"""The per-image stage: :func:`analyse` reads, fingerprints and decodes one image once, measures its factors,
+its marketplace facts and its perceptual hash when the settings ask for them, and prepares the model input.
+
+Every way of scoring (``Scorer.score_paths`` with or without worker processes, the Ray actors, the HTTP service,
+``pixgrade explain`` and ``pixgrade filter``) calls :func:`analyse` and then :meth:`Scorer.score_batch
+<pixgrade.pipeline.scorer.Scorer.score_batch>`; nothing else decodes an image to score it.
 
 This module never imports torch, so worker processes start fast and stay small; only when the model runs in
 the workers (``Scorer(model_in_workers=True)``) does a worker load it.
@@ -17,13 +22,30 @@ import cv2
 import numpy as np
 
 from pixgrade.errors import ImageLoadError
+from pixgrade.facts import FACTS_MAX_SIDE, ImageFacts, measure_facts, perceptual_hash
 from pixgrade.io import load_image, sha256_bytes
-from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES, check_file_size
+from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
+from pixgrade.io.sources import read_source
 from pixgrade.measures import Factor, measure_all
 
-__all__ = ["Analysis", "AnalysisSettings", "analyse", "analyse_chunk", "shrink_to"]
+__all__ = ["ERROR_KINDS", "Analysis", "AnalysisSettings", "analyse", "analyse_chunk", "shrink_to"]
 
 logger = logging.getLogger(__name__)
+
+#: Machine-readable failure kinds of :attr:`Analysis.error_kind` (and ``ImageResult.error_kind``): the
+#: :class:`~pixgrade.errors.ImageLoadError` kinds, then the failures after decoding.
+ERROR_KINDS: tuple[str, ...] = (
+    "unreadable_image",
+    "not_an_image",
+    "corrupt_image",
+    "empty_file",
+    "too_many_pixels",
+    "too_large",
+    "out_of_memory",
+    "measure_failed",
+    "model_failed",
+    "worker_crashed",
+)
 
 
 @dataclass(frozen=True)
@@ -36,19 +58,40 @@ class AnalysisSettings:
         max_image_bytes: memory budget for decoding one image, passed to :func:`~pixgrade.io.load_image`
             (``None``: none).
         max_file_bytes: largest file read (checked before reading; ``None``: no limit).
-        analysis_max_side: decode so the longest side is at most this (``None``: full resolution); the factors
-            are measured on this decoded image, except those that read ``original_size`` (resolution, aspect).
-        model_max_side: when a model will score the image, the decoded image is area-downscaled so its longest
-            side is at most this before it is sent back (the model's own input policy caps at the same size);
-            ``None`` when there is no model.
+        measure_max_side: the factor measures need at most this longest side (``None``: full resolution); those
+            that read ``original_size`` (resolution, aspect) use the file's own size.
+        model_max_side: when a model will score the image, the model input is the decoded image area-downscaled
+            to at most this longest side (the model's own input policy caps at the same size); ``None`` when
+            there is no model.
+        facts: also measure the marketplace facts (:func:`pixgrade.facts.measure_facts`), on the image
+            decoded at ``facts_max_side``; sizes in them are in the file's pixels.
+        facts_max_side: longest side the facts are measured at.
+        text_detector: the facts' text detector (``auto``, ``db`` or ``classical``; the :class:`Scorer` resolves
+            ``auto`` once, so every worker agrees).
+        phash: also compute the perceptual hash (:func:`pixgrade.facts.perceptual_hash`) of the decoded image.
+
+    The image is decoded once, at the largest side the measures or the facts need (:attr:`decode_max_side`).
     """
 
     factor_names: tuple[str, ...] | None = None
     max_pixels: int = 100_000_000
-    analysis_max_side: int | None = None
+    measure_max_side: int | None = None
     model_max_side: int | None = None
+    facts: bool = False
+    facts_max_side: int = FACTS_MAX_SIDE
+    text_detector: str = "auto"
+    phash: bool = False
     max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES
     max_file_bytes: int | None = None
+
+    @property
+    def decode_max_side(self) -> int | None:
+        """Longest side the image is decoded at: the larger of what the measures and the facts need, *whether or
+        not the facts are asked for*, so an image's measures and score never depend on what else was measured
+        (``pixgrade score``, ``filter``, the service with or without a policy give the same score)."""
+        if self.measure_max_side is None:
+            return None
+        return max(self.measure_max_side, self.facts_max_side)
 
 
 @dataclass
@@ -58,14 +101,25 @@ class Analysis:
     path: str
     factors: dict[str, Factor] = field(default_factory=dict)
     error: str | None = None
+    error_kind: str | None = None
+    """One of :data:`ERROR_KINDS` when ``error`` is set."""
     width: int | None = None
     height: int | None = None
     format: str | None = None
     sha256: str | None = None
+    facts: ImageFacts | None = None
+    """Marketplace facts (when the settings ask for them)."""
+    phash: str | None = None
+    """Perceptual hash (when the settings ask for it)."""
     model_rgb: np.ndarray | None = None
     """RGB uint8 ``(H, W, 3)`` for the model (``None`` without a model or on error)."""
     model_output: Any = None
     """A ``pixgrade.model.predictor.ModelOutput`` when the model ran in the worker."""
+
+    def fail(self, message: str, kind: str) -> Analysis:
+        """Record a failure (drops the model input); returns ``self``."""
+        self.error, self.error_kind, self.model_rgb = message, kind, None
+        return self
 
 
 def shrink_to(rgb: np.ndarray, max_side: int) -> np.ndarray:
@@ -79,61 +133,54 @@ def shrink_to(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
-def _read(source: str | Path | bytes, max_file_bytes: int | None = None) -> bytes:
-    if isinstance(source, bytes | bytearray | memoryview):
-        return bytes(source)
-    check_file_size(Path(source), str(source), max_file_bytes)
-    try:
-        return Path(source).read_bytes()
-    except FileNotFoundError:
-        raise ImageLoadError(source, "no such file (it was removed or renamed during the run)") from None
-    except IsADirectoryError:
-        raise ImageLoadError(source, "is a directory, not an image file") from None
-    except PermissionError:
-        raise ImageLoadError(source, "permission denied") from None
-    except OSError as exc:
-        raise ImageLoadError(source, f"cannot read the file: {exc.strerror or exc}") from None
-
-
 def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str | None = None) -> Analysis:
-    """Read, fingerprint, decode and measure one image. Never raises for a bad image: the cause goes in
-    ``error`` (only ``KeyboardInterrupt``/``SystemExit`` propagate)."""
+    """Read (a local path, a URI such as ``s3://…``, or bytes), fingerprint, decode once and measure one image.
+
+    Never raises for a bad image: the cause goes in ``error`` and its kind in ``error_kind`` (only
+    ``KeyboardInterrupt``/``SystemExit`` propagate).
+    """
+    is_bytes = isinstance(source, bytes | bytearray | memoryview)
     if label is None:
-        label = "<bytes>" if isinstance(source, bytes | bytearray | memoryview) else str(source)
+        label = "<bytes>" if is_bytes else str(source)
     result = Analysis(path=label)
     try:
-        data = _read(source, settings.max_file_bytes)
+        data = read_source(source, max_file_bytes=settings.max_file_bytes)
         result.sha256 = sha256_bytes(data)
         if not data:
-            result.error = "empty file (0 bytes)" if label != "<bytes>" else "empty input (0 bytes)"
-            return result
+            return result.fail("empty input (0 bytes)" if is_bytes else "empty file (0 bytes)", "empty_file")
         image = load_image(
             data,
             max_pixels=settings.max_pixels,
-            max_side=settings.analysis_max_side,
+            max_side=settings.decode_max_side,
             max_image_bytes=settings.max_image_bytes,
         )
     except ImageLoadError as exc:
-        result.error = exc.cause
-        return result
+        return result.fail(exc.cause, exc.kind)
     except MemoryError:
-        result.error = "not enough memory to read or decode the file"
-        return result
+        return result.fail("not enough memory to read or decode the file", "out_of_memory")
     except Exception as exc:  # a decoder bug must not stop a batch
         logger.debug("unexpected error decoding %s", label, exc_info=True)
-        result.error = f"cannot decode: {type(exc).__name__}: {exc}"
-        return result
+        return result.fail(f"cannot decode: {type(exc).__name__}: {exc}", "unreadable_image")
     result.width, result.height = (int(v) for v in image.original_size)
     result.format = image.format
     try:
         result.factors = measure_all(image, settings.factor_names)
+        if settings.facts:
+            facts_rgb = shrink_to(image.rgb, settings.facts_max_side)
+            result.facts = measure_facts(
+                facts_rgb,
+                text_detector=settings.text_detector,  # type: ignore[arg-type]
+                original_size=image.original_size,
+            )
+        if settings.phash:
+            result.phash = perceptual_hash(image.rgb)
     except MemoryError:
-        result.error = "not enough memory to measure the image"
-        return result
+        return result.fail("not enough memory to measure the image", "out_of_memory")
+    except ValueError as exc:  # an input the measures refuse (e.g. a picture of 3x3 pixels)
+        return result.fail(f"cannot analyse: {exc}", "measure_failed")
     except Exception as exc:
         logger.debug("unexpected error measuring %s", label, exc_info=True)
-        result.error = f"measuring failed: {type(exc).__name__}: {exc}"
-        return result
+        return result.fail(f"measuring failed: {type(exc).__name__}: {exc}", "measure_failed")
     if settings.model_max_side is not None:
         result.model_rgb = np.ascontiguousarray(shrink_to(image.rgb, settings.model_max_side))
     return result
@@ -173,8 +220,12 @@ def analyse_chunk(paths: Sequence[str], settings: AnalysisSettings) -> list[Anal
 
 def run_model(predictor: Any, analyses: Sequence[Analysis]) -> None:
     """Run ``predictor`` on the analyses that have a model input; sets ``model_output`` (or ``error``) in place
-    and drops the pixels. A failing batch is retried image by image so one bad input cannot fail the others."""
-    todo = [a for a in analyses if a.error is None and a.model_rgb is not None]
+    and drops the pixels. A failing batch is retried image by image so one bad input cannot fail the others.
+
+    Only the pipeline calls this (:meth:`Scorer.score_batch <pixgrade.pipeline.scorer.Scorer.score_batch>` and the
+    worker processes); everything else goes through ``score_batch``.
+    """
+    todo = [a for a in analyses if a.error is None and a.model_rgb is not None and a.model_output is None]
     if not todo:
         return
     try:
@@ -189,7 +240,7 @@ def run_model(predictor: Any, analyses: Sequence[Analysis]) -> None:
                 outputs.append(exc)
     for a, out in zip(todo, outputs, strict=True):
         if isinstance(out, Exception):
-            a.error = f"model failed: {type(out).__name__}: {out}"
+            a.fail(f"model failed: {type(out).__name__}: {out}", "model_failed")
         else:
             a.model_output = out
         a.model_rgb = None

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pixgrade.degrade.registry import SEVERITY_CHANNELS
+from pixgrade.facts import ImageFacts
 from pixgrade.io.files import path_text
 from pixgrade.measures import FACTOR_NAMES, Factor
 
@@ -105,6 +106,9 @@ class ImageResult:
         format: Pillow format name decided from the content.
         sha256: hex digest of the file's bytes (also for unreadable images, when the bytes could be read).
         embedding: L2-normalised model embedding (not part of the table row).
+        error_kind: machine-readable kind of ``error`` (one of :data:`pixgrade.pipeline.analysis.ERROR_KINDS`).
+        facts: marketplace facts, in the file's pixels, when they were asked for (not part of the table row).
+        phash: perceptual hash, when it was asked for (not part of the table row).
         presentation: catalogue-shot judgement in [0, 1] (1 = plain background, product centred and filling the
             frame; 0 = a casual photo), :mod:`pixgrade.model.presentation`; ``None`` on error.
         presentation_reasons: plain words for ``presentation``, the judgement first.
@@ -127,6 +131,9 @@ class ImageResult:
     presentation: float | None = None
     presentation_reasons: list[str] = field(default_factory=list)
     main_score: float | None = None
+    error_kind: str | None = None
+    facts: ImageFacts | None = None
+    phash: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -6,9 +6,10 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pixgrade.errors import ConfigError
+from pixgrade.facts import FACTS_MAX_SIDE, available_text_detectors
 from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, Factor
 from pixgrade.pipeline.analysis import Analysis, AnalysisSettings, analyse, analyse_chunk, init_worker, run_model
@@ -16,6 +17,9 @@ from pixgrade.pipeline.combine import build_reasons, measures_score
 from pixgrade.pipeline.parallel import ChunkMap, usable_cpus
 from pixgrade.pipeline.presentation import attach_presentation, weights_sha256_of
 from pixgrade.pipeline.result import ImageResult, grade_from_score
+
+if TYPE_CHECKING:
+    from pixgrade.explain import Explanation
 
 __all__ = ["Scorer", "default_workers"]
 
@@ -59,8 +63,19 @@ def resolution_cap(factors: dict[str, Factor]) -> float:
     return 1.0 + 4.0 * min(1.0, max(0.0, factor.score) / 0.5)
 
 
+def _explainable(model: Any) -> bool:
+    """True for a QualityNet-like module or a Predictor wrapping one (what Grad-CAM needs)."""
+    net = getattr(model, "model", model)
+    return net is not None and all(hasattr(net, n) for n in ("forward_features", "pool", "heads"))
+
+
 class Scorer:
     """Scores images: decodes them, measures every factor, and runs the quality model when there is one.
+
+    The one way to an :class:`ImageResult`: :func:`~pixgrade.pipeline.analysis.analyse` (per image, anywhere:
+    a worker process, a Ray actor, a service thread) with :attr:`settings`, then :meth:`score_batch` (or
+    :meth:`explain_batch` for heatmaps) on a batch of analyses. :meth:`score_paths` and :meth:`score_image` only
+    schedule those two calls.
 
     Args:
         model: ``"default"`` (the weights shipped with pixgrade), a checkpoint path, an already loaded
@@ -74,13 +89,22 @@ class Scorer:
         max_image_bytes: memory budget for decoding one image, known from its header before decoding
             (:func:`pixgrade.io.decode_memory`); ``None``: none.
         max_file_bytes: refuse files larger than this before reading them; ``None``: no limit.
-        analysis_max_side: decode at most this longest side (``None``: full resolution). ``"auto"`` (default) is
-            the larger of the measures' working size (:data:`pixgrade.measures.WORK_SIDE`, 512) and the
-            model's ``input_max_side``: nothing downstream looks at finer pixels, so decoding more is wasted
-            (JPEGs decode much faster at reduced size). Resolution and aspect ratio always come from the file's
-            own size; blockiness of a reduced JPEG is read from its quantisation tables (see docs/scoring.md).
+        measure_max_side: the longest side the measures need (``None``: decode at full resolution). ``"auto"``
+            (default) is the larger of the measures' working size (:data:`pixgrade.measures.WORK_SIDE`, 512) and
+            the model's ``input_max_side``. The image is decoded once at the larger of this and
+            ``facts_max_side`` (see :attr:`AnalysisSettings.decode_max_side
+            <pixgrade.pipeline.analysis.AnalysisSettings.decode_max_side>`): the same size whether or not facts
+            are asked for, so the score never depends on it; nothing looks at finer pixels, so decoding more is
+            wasted (JPEGs decode much faster at reduced size). Resolution and aspect ratio always come from the
+            file's own size; blockiness of a reduced JPEG is read from its quantisation tables (docs/scoring.md).
         model_in_workers: run the model inside the worker processes (one torch thread and one model copy each)
             instead of in batches in the main process (the default; measured faster on 2 cores, docs/scoring.md).
+        facts: also measure the marketplace facts (:mod:`pixgrade.facts`) of every image (``ImageResult.facts``,
+            sizes in the file's pixels), from the same decode as the measures and the model input.
+        phash: also compute every image's perceptual hash (``ImageResult.phash``).
+        text_detector: the facts' text detector, ``auto`` (resolved once here: ``db`` when its model is
+            installed, else ``classical``), ``db`` or ``classical``.
+        facts_max_side: longest side the facts are measured at (default 1024).
 
     Raises:
         FileNotFoundError: the model checkpoint does not exist.
@@ -94,8 +118,12 @@ class Scorer:
         factors: Sequence[str] | None = None,
         max_pixels: int = 100_000_000,
         *,
-        analysis_max_side: int | Literal["auto"] | None = "auto",
+        measure_max_side: int | Literal["auto"] | None = "auto",
         model_in_workers: bool = False,
+        facts: bool = False,
+        phash: bool = False,
+        text_detector: str = "auto",
+        facts_max_side: int = FACTS_MAX_SIDE,
         max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES,
         max_file_bytes: int | None = None,
     ) -> None:
@@ -105,8 +133,21 @@ class Scorer:
                 raise ConfigError(f"unknown factor(s) {', '.join(unknown)}; known: {', '.join(FACTOR_NAMES)}")
         if max_pixels <= 0:
             raise ConfigError(f"max_pixels must be positive, got {max_pixels}")
-        if isinstance(analysis_max_side, int) and analysis_max_side < 64:
-            raise ConfigError(f"analysis_max_side must be at least 64, got {analysis_max_side}")
+        if isinstance(measure_max_side, int) and measure_max_side < 64:
+            raise ConfigError(f"measure_max_side must be at least 64, got {measure_max_side}")
+        if facts_max_side < 64:
+            raise ConfigError(f"facts_max_side must be at least 64, got {facts_max_side}")
+        detectors = available_text_detectors()
+        if text_detector == "auto":
+            text_detector = detectors[0]
+        elif text_detector not in detectors:
+            raise ConfigError(
+                f"text detector {text_detector!r} is not available here; available: {', '.join(detectors)}"
+            )
+        self.facts = facts
+        self.phash = phash
+        self.text_detector = text_detector
+        self.facts_max_side = facts_max_side
         self.factor_names: tuple[str, ...] = tuple(factors) if factors is not None else FACTOR_NAMES
         self.max_pixels = max_pixels
         self.max_image_bytes = max_image_bytes
@@ -129,10 +170,11 @@ class Scorer:
             self.predictor = model
             self.model_name = type(model).__name__
             self._model_spec = model
-        if analysis_max_side == "auto":
+        if measure_max_side == "auto":
             model_side = int(self.predictor.input_max_side) if self.predictor is not None else 0
-            analysis_max_side = max(WORK_SIDE, model_side)
-        self.analysis_max_side: int | None = analysis_max_side
+            measure_max_side = max(WORK_SIDE, model_side)
+        self.measure_max_side: int | None = measure_max_side
+        self._explainer: Any = None
         #: SHA-256 of the weights (None without a model or for a predictor object): the presentation judgement
         #: uses the embedding only when it was fitted on these weights.
         self.weights_sha256: str | None = weights_sha256_of(model)
@@ -145,11 +187,73 @@ class Scorer:
             max_pixels=self.max_pixels,
             max_image_bytes=self.max_image_bytes,
             max_file_bytes=self.max_file_bytes,
-            analysis_max_side=self.analysis_max_side,
+            measure_max_side=self.measure_max_side,
             model_max_side=int(self.predictor.input_max_side) if self.predictor is not None else None,
+            facts=self.facts,
+            facts_max_side=self.facts_max_side,
+            text_detector=self.text_detector,
+            phash=self.phash,
         )
 
-    def finish(self, analysis: Analysis) -> ImageResult:
+    def score_batch(self, analyses: Sequence[Analysis]) -> list[ImageResult]:
+        """The model-and-finish step: run the model on the analyses that have a model input (one batch; those
+        whose model already ran in a worker are kept) and turn each into its :class:`ImageResult`."""
+        if self.predictor is not None:
+            run_model(self.predictor, analyses)
+        return [self._finish(analysis) for analysis in analyses]
+
+    @property
+    def can_explain(self) -> bool:
+        """True when :meth:`explain_batch` can draw heatmaps (a PyTorch model is loaded or can be loaded)."""
+        return self._explainer is not None or _explainable(self.predictor) or self._torch_checkpoint() is not None
+
+    def _torch_checkpoint(self) -> str | None:
+        spec = self._model_spec
+        if not isinstance(spec, str) or spec.lower().endswith(".onnx"):
+            return None
+        return spec if spec == "default" or Path(spec).is_file() else None
+
+    @property
+    def explainer(self) -> Any:
+        """The PyTorch model heatmaps are computed with: the scorer's own when it runs on PyTorch, else its
+        checkpoint loaded with the torch backend on first use (scoring stays on its own backend)."""
+        if self._explainer is None:
+            if _explainable(self.predictor):
+                self._explainer = self.predictor
+            elif (checkpoint := self._torch_checkpoint()) is not None:
+                from pixgrade.model.predictor import load_predictor
+
+                self._explainer = load_predictor(checkpoint, backend="torch")
+            else:
+                raise ConfigError("heatmaps need the PyTorch quality model, which this scorer does not have")
+        return self._explainer
+
+    @explainer.setter
+    def explainer(self, model: Any) -> None:
+        self._explainer = model
+
+    def explain_batch(
+        self, analyses: Sequence[Analysis], *, method: str = "gradcam", explainer: Any = None
+    ) -> list[tuple[ImageResult, Explanation | None]]:
+        """The explain step: :meth:`score_batch` (so the score is the one ``score`` gives), plus a heatmap of
+        each scored image's model input by ``explainer`` (default: :attr:`explainer`); ``None`` for images that
+        failed.
+
+        Raises:
+            ConfigError: there is no PyTorch model to explain with.
+        """
+        from pixgrade.explain import explain_image
+
+        if explainer is None:
+            explainer = self.explainer
+        inputs = [a.model_rgb if a.error is None else None for a in analyses]
+        results = self.score_batch(analyses)
+        return [
+            (result, explain_image(explainer, rgb, method=method) if rgb is not None and result.ok else None)
+            for result, rgb in zip(results, inputs, strict=True)
+        ]
+
+    def _finish(self, analysis: Analysis) -> ImageResult:
         """Turn an :class:`Analysis` (after the model ran, if any) into the final :class:`ImageResult`."""
         result = ImageResult(
             path=analysis.path,
@@ -159,6 +263,9 @@ class Scorer:
             height=analysis.height,
             format=analysis.format,
             sha256=analysis.sha256,
+            error_kind=analysis.error_kind,
+            facts=analysis.facts,
+            phash=analysis.phash,
         )
         if analysis.error is not None:
             return result
@@ -170,7 +277,7 @@ class Scorer:
         elif self.predictor is None:
             result.score = measures_score(analysis.factors)
         else:
-            result.error = "the model produced no output for this image"
+            result.error, result.error_kind = "the model produced no output for this image", "model_failed"
             return result
         if result.score is not None and not math.isfinite(result.score):
             result.score = None
@@ -181,13 +288,10 @@ class Scorer:
     def score_image(self, source: str | Path | bytes) -> ImageResult:
         """Score one image (file path or encoded bytes) in this process. Never raises for a bad image: the
         result's ``error`` says why it could not be scored."""
-        analysis = analyse(source, self.settings)
-        if self.predictor is not None:
-            run_model(self.predictor, [analysis])
-        return self.finish(analysis)
+        return self.score_batch([analyse(source, self.settings)])[0]
 
     def _failed(self, path: str, message: str) -> Analysis:
-        return Analysis(path=path, error=message)
+        return Analysis(path=path, error=message, error_kind="worker_crashed")
 
     def score_paths(
         self, paths: Iterable[str | Path], workers: int | None = None, batch_size: int = 16
@@ -231,7 +335,7 @@ class Scorer:
         try:
             if self.predictor is None or in_workers:
                 for analysis in analyses:
-                    yield self.finish(analysis)
+                    yield from self.score_batch([analysis])
                 return
             if workers > 0:
                 restore_threads = _limit_torch_threads(max(1, usable_cpus() - workers))
@@ -239,12 +343,10 @@ class Scorer:
             for analysis in analyses:
                 batch.append(analysis)
                 if len(batch) >= batch_size:
-                    run_model(self.predictor, batch)
-                    yield from (self.finish(a) for a in batch)
+                    yield from self.score_batch(batch)
                     batch = []
             if batch:
-                run_model(self.predictor, batch)
-                yield from (self.finish(a) for a in batch)
+                yield from self.score_batch(batch)
         finally:
             if restore_threads is not None:
                 restore_threads()

@@ -12,7 +12,7 @@ Metrics a rule can test (see :func:`image_metrics`):
 - ``severity.<name>`` (model severity in [0, 1], 1 = severe);
 - ``width``, ``height``, ``longest_side``, ``shortest_side`` (pixels), ``aspect_ratio`` (width / height),
   ``megapixels``, ``format`` (Pillow name, e.g. ``JPEG``), ``file_bytes``;
-- the marketplace facts of :class:`pixgrade.policy.analysis.ImageFacts`: ``white_background``, ``product_fill``,
+- the marketplace facts of :class:`pixgrade.facts.ImageFacts`: ``white_background``, ``product_fill``,
   ``background_fraction``, ``border``, ``border_px``, ``overlay_text_regions``, ``text_regions``, ``text_area``.
 """
 
@@ -114,8 +114,8 @@ def known_metrics() -> list[str]:
     from dataclasses import fields
 
     from pixgrade.degrade.registry import SEVERITY_CHANNELS
+    from pixgrade.facts import ImageFacts
     from pixgrade.measures import FACTOR_NAMES
-    from pixgrade.policy.analysis import ImageFacts
 
     names = list(_BASIC_METRICS)
     for factor in FACTOR_NAMES:
@@ -416,7 +416,7 @@ def evaluate(policy: Policy, result: Any, facts: Any | None = None, *, file_byte
     Args:
         policy: the rules.
         result: a ``pixgrade.pipeline.ImageResult`` (or any object with its attributes).
-        facts: the image's :class:`~pixgrade.policy.analysis.ImageFacts` (needed by background, fill, border and
+        facts: the image's :class:`~pixgrade.facts.ImageFacts` (needed by background, fill, border and
             text rules; without them those rules are "not measured").
         file_bytes: size of the file, for ``file_bytes`` rules.
     """

@@ -173,26 +173,6 @@ def _swagger_assets() -> Path | None:
     return path if (path / "swagger-ui-bundle.js").is_file() and "swagger-ui-5" in path.name else None
 
 
-def _auto_explainer(scorer: Any) -> Any:
-    """The scorer's own PyTorch model, else a loader of its checkpoint with the torch backend, else None."""
-    predictor = getattr(scorer, "predictor", None)
-    net = getattr(predictor, "model", None)
-    if net is not None and all(hasattr(net, n) for n in ("forward_features", "pool", "heads")):
-        return predictor
-    name = str(getattr(scorer, "model_name", ""))
-    if predictor is None or not name or name.lower().endswith(".onnx"):
-        return None
-    if name != "default" and not Path(name).is_file():
-        return None
-
-    def load() -> Any:
-        from pixgrade.model.predictor import load_predictor
-
-        return load_predictor(name, backend="torch")
-
-    return load
-
-
 def create_app(
     scorer: Any = None,
     *,
@@ -259,7 +239,7 @@ def create_app(
 
     if scorer is None:
         scorer = Scorer(model=model)
-    elif not hasattr(scorer, "finish"):
+    elif not hasattr(scorer, "score_batch"):
         scorer = Scorer(model=scorer)
     adapter: PolicyAdapter | None
     if policy is None or isinstance(policy, PolicyAdapter):
@@ -272,8 +252,6 @@ def create_app(
     in_flight = BytesInFlight(max_bytes_in_flight)
     max_body = body_limit(max_upload_bytes, max_files)
 
-    if isinstance(explainer, str) and explainer == "auto":
-        explainer = _auto_explainer(scorer)
     duplicates_service = None
     if catalog is not None:
         from pixgrade.serve.duplicates import CatalogDuplicates

@@ -2,9 +2,10 @@
 
 One image's way through the service::
 
-    upload bytes ─► thread pool: decode + factor measures (pipeline.analyse) ─► model queue (bounded)
-                 ─► model worker thread: batches of ≤ max_batch (predict, or Grad-CAM for heatmaps)
-                 ─► Scorer.finish (score, grade, reasons) ─► policy verdicts ─► JSON
+    upload bytes ─► thread pool: the per-image stage (pipeline.analysis.analyse: one decode, factor measures,
+                    marketplace facts when the policy tests them) ─► model queue (bounded)
+                 ─► model worker thread: batches of ≤ max_batch (Scorer.score_batch, or Scorer.explain_batch for
+                    heatmaps: the same score plus Grad-CAM) ─► policy verdicts ─► JSON
 
 The event loop only parses uploads and awaits futures. Admission is bounded: at most ``max_queue`` images may
 be in the service at once (decoding, queued or in the model); beyond that a request is refused at once with
@@ -27,16 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from pixgrade.errors import (
-    CorruptImageError,
-    DecompressionBombError,
-    EmptyFileError,
-    ImageLoadError,
-    ImageTooLargeError,
-    NotAnImageError,
-)
-from pixgrade.explain import encode_png, explain_image, overlay_heatmap
-from pixgrade.io import load_image
+from pixgrade.errors import ImageLoadError
+from pixgrade.explain import encode_png, overlay_heatmap
 from pixgrade.pipeline.analysis import Analysis, analyse
 from pixgrade.pipeline.result import ImageResult
 from pixgrade.serve.batching import BatchStats, MicroBatcher, QueueFullError
@@ -64,15 +57,15 @@ class Overloaded(Exception):
 
 @dataclass
 class ModelJob:
-    """One image for the model worker."""
+    """One analysed image for the model worker."""
 
-    rgb: np.ndarray
+    analysis: Analysis
     heatmap: bool = False
 
 
 @dataclass
 class _ModelAnswer:
-    output: Any
+    result: ImageResult
     heat: np.ndarray | None = None
 
 
@@ -108,19 +101,29 @@ def _explainable(model: Any) -> bool:
     return net is not None and all(hasattr(net, n) for n in ("forward_features", "pool", "heads"))
 
 
+#: HTTP status of each failure kind (``Analysis.error_kind``) of an image that could not be loaded.
+_LOAD_STATUS = {
+    "not_an_image": 415,
+    "empty_file": 422,
+    "too_many_pixels": 413,
+    "too_large": 413,
+    "corrupt_image": 422,
+}
+
+
 def classify_load_error(exc: BaseException) -> tuple[int, str]:
     """HTTP status and code for an image that could not be loaded."""
-    if isinstance(exc, NotAnImageError):
-        return 415, "not_an_image"
-    if isinstance(exc, EmptyFileError):
-        return 422, "empty_file"
-    if isinstance(exc, DecompressionBombError):
-        return 413, "too_many_pixels"
-    if isinstance(exc, ImageTooLargeError):
-        return 413, "too_large"
-    if isinstance(exc, CorruptImageError):
-        return 422, "corrupt_image"
-    return 422, "unreadable_image"
+    kind = exc.kind if isinstance(exc, ImageLoadError) else "unreadable_image"
+    return _status_of(kind)
+
+
+def _status_of(kind: str | None) -> tuple[int, str]:
+    """HTTP status and code of a failed image from its error kind."""
+    if kind in _LOAD_STATUS or kind == "unreadable_image":
+        return _LOAD_STATUS.get(kind, 422), str(kind)
+    if kind == "model_failed":
+        return 500, "model_failed"
+    return 500, "processing_failed"  # decoding worked: measuring failed (or the process ran out of memory)
 
 
 class ScoringEngine:
@@ -136,7 +139,9 @@ class ScoringEngine:
         metrics: where to record batch sizes and queue depth.
         heatmap_method: explanation method (see :data:`pixgrade.explain.EXPLAIN_METHODS`).
         explainer: the PyTorch model (or torch ``Predictor``) used for heatmaps, or a no-argument function that
-            loads it on first use (e.g. when the scorer runs the model with ONNX Runtime); ``None`` for none.
+            loads it on first use, ``"auto"`` for the scorer's own (:attr:`Scorer.explainer
+            <pixgrade.pipeline.Scorer.explainer>`: loaded on the first heatmap request when the scorer runs
+            on ONNX Runtime), or ``None`` for none.
     """
 
     def __init__(
@@ -150,7 +155,7 @@ class ScoringEngine:
         decode_threads: int = 2,
         metrics: ServiceMetrics | None = None,
         heatmap_method: str = "gradcam",
-        explainer: Any = None,
+        explainer: Any = "auto",
     ) -> None:
         if max_queue < 1:
             raise ValueError(f"max_queue must be >= 1, got {max_queue}")
@@ -158,11 +163,11 @@ class ScoringEngine:
             raise ValueError(f"decode_threads must be >= 1, got {decode_threads}")
         self.scorer = scorer
         settings = scorer.settings
-        if policy is not None and policy.needs_facts:
-            # Keep the image as decoded for the measures: marketplace facts are measured on it (as in
-            # `pixgrade filter`). The model still sees the same input: it shrinks it by the same rule.
-            keep = max(settings.model_max_side or 0, settings.analysis_max_side or 1024)
-            settings = dataclasses.replace(settings, model_max_side=keep)
+        if policy is not None and policy.needs_facts and not settings.facts:
+            # The marketplace facts are measured by the per-image stage, as in `pixgrade filter` (same decode
+            # size, border in the file's pixels), so both give the same verdicts.
+            detector = scorer.text_detector if policy.text_detector == "auto" else policy.text_detector
+            settings = dataclasses.replace(settings, facts=True, text_detector=detector)
         self.settings = settings
         self.predictor = getattr(scorer, "predictor", None)
         self.policy = policy
@@ -171,7 +176,10 @@ class ScoringEngine:
         self.heatmap_method = heatmap_method
         self._explainer: Any = None
         self._explainer_loader: Callable[[], Any] | None = None
-        if callable(explainer) and not _explainable(explainer):
+        if isinstance(explainer, str) and explainer == "auto":
+            if getattr(scorer, "can_explain", False):
+                self._explainer_loader = lambda: scorer.explainer
+        elif callable(explainer) and not _explainable(explainer):
             self._explainer_loader = explainer
         else:
             self._explainer = explainer
@@ -265,16 +273,23 @@ class ScoringEngine:
 
     # -- model worker ----------------------------------------------------------------------------------------------
     def _run_model(self, jobs: list[ModelJob]) -> list[_ModelAnswer]:
-        """Every job's score, severities and embedding come from the scoring predictor (so ``?heatmap=true``
-        gives the same score and presentation as a plain request); the explainer only adds the heat map."""
-        assert self.predictor is not None
-        outputs = self.predictor.predict([job.rgb for job in jobs])
+        """The model worker's step: one :meth:`Scorer.score_batch` for the plain images, one
+        :meth:`Scorer.explain_batch` for those that asked for a heatmap (same scores)."""
+        plain = [job.analysis for job in jobs if not job.heatmap]
+        explained = [job.analysis for job in jobs if job.heatmap]
+        scored = iter(self.scorer.score_batch(plain) if plain else [])
+        heats = iter(
+            self.scorer.explain_batch(explained, method=self.heatmap_method, explainer=self._get_explainer())
+            if explained
+            else []
+        )
         answers: list[_ModelAnswer] = []
-        for job, output in zip(jobs, outputs, strict=True):
-            heat = None
+        for job in jobs:
             if job.heatmap:
-                heat = explain_image(self._get_explainer(), job.rgb, method=self.heatmap_method).heat
-            answers.append(_ModelAnswer(output, heat))
+                result, explanation = next(heats)
+                answers.append(_ModelAnswer(result, explanation.heat if explanation is not None else None))
+            else:
+                answers.append(_ModelAnswer(next(scored)))
         return answers
 
     def _on_batch(self, stats: BatchStats) -> None:
@@ -285,27 +300,12 @@ class ScoringEngine:
         self._seconds_per_image = 0.8 * self._seconds_per_image + 0.2 * per_image
 
     # -- one image -------------------------------------------------------------------------------------------------
-    def _classify(self, data: bytes) -> tuple[int, str]:
-        """Status for an image ``analyse`` could not read: decode again to learn the typed cause."""
-        try:
-            load_image(
-                data,
-                max_pixels=self.settings.max_pixels,
-                max_side=self.settings.analysis_max_side,
-                max_image_bytes=self.settings.max_image_bytes,
-            )
-        except ImageLoadError as exc:
-            return classify_load_error(exc)
-        except Exception:
-            return 422, "unreadable_image"
-        return 500, "processing_failed"  # decoding works: measuring failed
-
     def _finish_extras(
         self, outcome: ImageOutcome, rgb: np.ndarray | None, heat: np.ndarray | None, file_bytes: int
     ) -> None:
         """Policy verdicts and the heatmap overlay (thread pool)."""
         if self.policy is not None and outcome.result is not None:
-            outcome.policy = self.policy.evaluate(outcome.result, rgb, file_bytes=file_bytes)
+            outcome.policy = self.policy.evaluate(outcome.result, file_bytes=file_bytes)
         if heat is not None and rgb is not None:
             overlay = overlay_heatmap(rgb, heat)
             outcome.heatmap_png = encode_png(overlay, max_side=HEATMAP_MAX_SIDE)
@@ -314,40 +314,32 @@ class ScoringEngine:
             outcome.heatmap_method = self.heatmap_method
 
     async def score_one(self, upload: Upload, *, heatmap: bool = False) -> ImageOutcome:
-        """Score one admitted upload (the caller has reserved its room with :meth:`admit`)."""
+        """Score one admitted upload (the caller has reserved its room with :meth:`admit`): the per-image stage
+        once in the thread pool, then the model step in the model worker."""
         loop = asyncio.get_running_loop()
         pool = self._pool
         if pool is None:
             raise RuntimeError("the scoring engine is not started")
         outcome = ImageOutcome(filename=upload.filename)
         analysis: Analysis = await loop.run_in_executor(pool, analyse, upload.data, self.settings, upload.filename)
-        if analysis.error is not None:
-            outcome.status, outcome.code = await loop.run_in_executor(pool, self._classify, upload.data)
-            outcome.message = f"{upload.filename}: {analysis.error}"
-            outcome.result = self.scorer.finish(analysis)
-            return outcome
         rgb = analysis.model_rgb
         heat = None
-        if self.predictor is not None and rgb is not None:
+        if analysis.error is None and self.predictor is not None and rgb is not None:
             try:
-                future = self.batcher.submit(ModelJob(rgb=rgb, heatmap=heatmap))
+                future = self.batcher.submit(ModelJob(analysis=analysis, heatmap=heatmap))
             except QueueFullError as exc:  # admission should prevent it; stay safe anyway
                 raise Overloaded(self.retry_after(), str(exc)) from None
             try:
                 answer = await asyncio.wrap_future(future)
-                analysis.model_output = answer.output
-                heat = answer.heat
+                outcome.result, heat = answer.result, answer.heat
             except Exception as exc:
                 logger.warning("model failed on %s", upload.filename, exc_info=True)
-                analysis.error = f"model failed: {type(exc).__name__}: {exc}"
-                outcome.status, outcome.code = 500, "model_failed"
-                outcome.message = f"{upload.filename}: {analysis.error}"
-        analysis.model_rgb = None
-        outcome.result = self.scorer.finish(analysis)
+                analysis.fail(f"model failed: {type(exc).__name__}: {exc}", "model_failed")
+        if outcome.result is None:
+            outcome.result = self.scorer.score_batch([analysis])[0]
         if outcome.result.error is not None:
-            if outcome.status == 200:
-                outcome.status, outcome.code = 500, "processing_failed"
-                outcome.message = f"{upload.filename}: {outcome.result.error}"
+            outcome.status, outcome.code = _status_of(outcome.result.error_kind)
+            outcome.message = f"{upload.filename}: {outcome.result.error}"
             return outcome
         await loop.run_in_executor(pool, self._finish_extras, outcome, rgb, heat, len(upload.data))
         return outcome

@@ -1,8 +1,9 @@
 """Applies a :mod:`pixgrade.policy` preset (marketplace rules) to scored images, as JSON-ready verdicts.
 
-Rules on marketplace facts (white background, product fill, borders, overlaid text) need
-:func:`pixgrade.policy.analyse_image` on the pixels; it runs only when the policy has such rules, on the image as
-decoded for the factor measures (the same size ``pixgrade filter`` uses), so both give the same verdicts.
+Rules on marketplace facts (white background, product fill, borders, overlaid text) need the facts the per-image
+stage measures (:func:`pixgrade.pipeline.analysis.analyse` with ``facts`` on, ``ImageResult.facts``): the service
+asks for them only when the policy has such rules, with the same settings as ``pixgrade filter``, so both give the
+same facts and verdicts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import fields
 from typing import Any
 
 import numpy as np
+
+from pixgrade.facts import ImageFacts
 
 __all__ = ["PolicyAdapter"]
 
@@ -31,12 +34,10 @@ class PolicyAdapter:
 
     Args:
         policy: the loaded policy.
-        text_detector: passed to :func:`pixgrade.policy.analyse_image` when facts are needed.
+        text_detector: the facts' text detector when facts are needed (``auto``: the scorer's).
     """
 
     def __init__(self, policy: Any, text_detector: str = "auto") -> None:
-        from pixgrade.policy import ImageFacts
-
         self.policy = policy
         self.name = str(policy.name)
         self.text_detector = text_detector
@@ -54,14 +55,11 @@ class PolicyAdapter:
 
         return cls(load_policy(name_or_path))
 
-    def evaluate(self, result: Any, rgb: np.ndarray | None, file_bytes: int | None = None) -> dict[str, Any]:
-        """The verdict on one scored image: ``name, decision ("accept"/"reject"), passed, reasons, warnings,
-        rules`` (each rule: ``rule, passed, value, threshold, action, message``)."""
-        facts = None
-        if self.needs_facts and rgb is not None:
-            from pixgrade.policy import analyse_image
-
-            facts = analyse_image(rgb, text_detector=self.text_detector)  # type: ignore[arg-type]
+    def evaluate(self, result: Any, file_bytes: int | None = None) -> dict[str, Any]:
+        """The verdict on one scored image (its facts from ``result.facts``): ``name, decision
+        ("accept"/"reject"), passed, reasons, warnings, rules`` (each rule: ``rule, passed, value, threshold,
+        action, message``)."""
+        facts = getattr(result, "facts", None) if self.needs_facts else None
         verdict = self.policy.evaluate(result, facts, file_bytes=file_bytes)
         rules = [{k: _jsonable(v) for k, v in rule.items()} for rule in verdict.rules]
         return {

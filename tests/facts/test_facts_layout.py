@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fact_images import product_on_white
 from PIL import Image, ImageDraw, ImageOps
-from policy_images import product_on_white
 
-from pixgrade.policy import background_mask, background_stats, detect_border, product_mask
+from pixgrade.facts import background_mask, background_stats, detect_border, product_mask
 
 
 def test_white_background_is_white() -> None:
@@ -32,7 +32,7 @@ def test_product_fill_matches_drawn_size(fill: float) -> None:
 
 
 def test_caption_does_not_stretch_product_fill() -> None:
-    from policy_images import add_caption
+    from fact_images import add_caption
 
     rgb = add_caption(product_on_white(fill=0.6), xy=(5, 360))
     assert background_stats(rgb).product_fill == pytest.approx(0.6, abs=0.03)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fact_images import add_caption, product_on_white
 from PIL import Image, ImageDraw, ImageFont
-from policy_images import add_caption, product_on_white
 
-from pixgrade.policy import analyse_image, available_text_detectors, detect_text
+from pixgrade.facts import available_text_detectors, detect_text, measure_facts
 
 
 def test_classical_is_always_available() -> None:
@@ -17,14 +17,14 @@ def test_classical_is_always_available() -> None:
 @pytest.mark.parametrize("detector", available_text_detectors())
 def test_caption_on_white_is_overlay(detector: str) -> None:
     rgb = add_caption(product_on_white(fill=0.7), text="FREE SHIPPING", size=30, xy=(20, 12))
-    facts = analyse_image(rgb, text_detector=detector)
+    facts = measure_facts(rgb, text_detector=detector)
     assert facts.overlay_text_regions >= 1
     assert facts.text_area > 0
 
 
 @pytest.mark.parametrize("detector", available_text_detectors())
 def test_plain_product_has_no_overlay_text(detector: str) -> None:
-    facts = analyse_image(product_on_white(fill=0.7), text_detector=detector)
+    facts = measure_facts(product_on_white(fill=0.7), text_detector=detector)
     assert facts.overlay_text_regions == 0
     assert facts.text_area == 0
 
@@ -34,7 +34,7 @@ def test_print_inside_product_is_not_overlay() -> None:
     image = Image.fromarray(product_on_white(fill=0.9, colour=(30, 30, 30)))
     font = ImageFont.truetype("DejaVuSans-Bold.ttf", 40) if _has_dejavu() else ImageFont.load_default(size=40)
     ImageDraw.Draw(image).text((110, 180), "MAKE IT", fill=(250, 250, 250), font=font)
-    facts = analyse_image(np.asarray(image), text_detector="db")
+    facts = measure_facts(np.asarray(image), text_detector="db")
     assert facts.text_regions >= 1  # the print is text ...
     assert facts.overlay_text_regions == 0  # ... but printed on the product, not added
 
@@ -53,8 +53,8 @@ def test_unknown_detector_is_refused() -> None:
 
 
 def test_the_pp_ocr_model_ships_inside_pixgrade_unchanged() -> None:
+    from pixgrade.facts.text import DB_MODEL_FILE, DB_MODEL_SHA256, db_model_path
     from pixgrade.io import sha256_file
-    from pixgrade.policy.text import DB_MODEL_FILE, DB_MODEL_SHA256, db_model_path
 
     assert db_model_path() == DB_MODEL_FILE
     assert sha256_file(DB_MODEL_FILE) == DB_MODEL_SHA256
@@ -62,7 +62,7 @@ def test_the_pp_ocr_model_ships_inside_pixgrade_unchanged() -> None:
 
 
 def test_rendered_badge_scores_high_and_a_shaded_print_low() -> None:
-    from pixgrade.policy.text import TextBox, rendered_text_score
+    from pixgrade.facts.text import TextBox, rendered_text_score
 
     font = ImageFont.truetype("DejaVuSans-Bold.ttf", 28) if _has_dejavu() else ImageFont.load_default(size=28)
     badge = Image.new("RGB", (200, 50), (220, 30, 40))
@@ -77,7 +77,7 @@ def test_rendered_badge_scores_high_and_a_shaded_print_low() -> None:
 
 
 def test_repeated_lines_of_one_size_across_the_image_are_a_tiled_watermark() -> None:
-    from pixgrade.policy.text import TextBox, repeated_lines
+    from pixgrade.facts.text import TextBox, repeated_lines
 
     tiles = [TextBox(x, y, 80, 20, 0.9) for x in (10, 150, 290) for y in (20, 200)]
     label = [TextBox(100, 100, 60, 14, 0.9), TextBox(100, 130, 120, 14, 0.9)]

@@ -4,7 +4,7 @@ Two detectors share one output type, :class:`TextDetection`:
 
 - ``"db"`` — the PP-OCRv4 text *detection* network (Differentiable Binarization, Liao et al., AAAI 2020;
   PaddleOCR, Apache-2.0) run with ONNX Runtime. The model file ships inside pixgrade
-  (``pixgrade/policy/models/ch_PP-OCRv4_det_infer.onnx``, 4.7 MB, with its licence ``LICENSE-PaddleOCR.txt``),
+  (``pixgrade/facts/models/ch_PP-OCRv4_det_infer.onnx``, 4.7 MB, with its licence ``LICENSE-PaddleOCR.txt``),
   taken unchanged from the PyPI wheel ``rapidocr-onnxruntime`` 1.4.4 (RapidOCR's ONNX conversion); see NOTICE.
 - ``"classical"`` — a fallback without any model: morphological gradient, Otsu binarisation, horizontal
   closing into line candidates, then connected-component filters on size, aspect ratio and fill (the usual
@@ -293,7 +293,7 @@ def overlay_regions(
     Text printed on a product (a T-shirt slogan, a label) lies inside the product's silhouette; captions, badges
     and watermarks added afterwards lie on the backdrop or straddle the product's outline. A region counts as
     overlay when at most ``max_product_share`` of its box is product (``product`` True, see
-    :func:`pixgrade.policy.layout.product_mask`) and its line thickness (along the text's own orientation, so a
+    :func:`pixgrade.facts.layout.product_mask`) and its line thickness (along the text's own orientation, so a
     diagonal watermark qualifies) is at most ``max_height_fraction`` of the image height (thicker "text" is a whole
     object, not a line of text), and the line is at least ``min_aspect`` times longer than thick (the DB network
     also fires on some fine textures, such as leather grain, as round blobs; a single glyph is missed by this).

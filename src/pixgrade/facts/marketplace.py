@@ -1,19 +1,29 @@
-"""The marketplace facts about one image that policies test, measured in one pass: :func:`analyse_image`."""
+"""The marketplace facts about one image that policies test, measured in one pass: :func:`measure_facts`.
+
+They are measurements (of the backdrop, the product's extent, an added frame, overlaid text), not rules: the
+policies of :mod:`pixgrade.policy` judge them. Sizes are reported in the file's own pixels whatever size the
+image was decoded at (:func:`measure_facts` with ``original_size``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from pixgrade.policy.layout import background_mask, background_stats, detect_border, product_mask
-from pixgrade.policy.text import TextDetectorName, detect_text, overlay_regions
+from pixgrade.facts.layout import background_mask, background_stats, detect_border, product_mask
+from pixgrade.facts.text import TextDetectorName, detect_text, overlay_regions
 
-__all__ = ["ANALYSIS_VERSION", "ImageFacts", "analyse_image"]
+__all__ = ["FACTS_MAX_SIDE", "FACTS_VERSION", "ImageFacts", "measure_facts"]
 
-ANALYSIS_VERSION = 3
+FACTS_VERSION = 3
 """Bumped whenever a measurement changes, so stored facts from an older version are recomputed."""
+
+FACTS_MAX_SIDE = 1024
+"""Longest side (pixels) of the copy the facts are measured on (text detection needs finer pixels than the
+factor measures' 512); the border is then reported in the file's pixels."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +43,7 @@ class ImageFacts:
     border: bool
     """An added border or frame line was found on all four sides."""
     border_px: int
-    """Thickest side of that border in pixels (0 when none)."""
+    """Thickest side of that border in the file's pixels (0 when none)."""
     text_regions: int
     """Text regions found anywhere, product prints included."""
     overlay_text_regions: int
@@ -53,11 +63,22 @@ class ImageFacts:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
-def analyse_image(rgb: np.ndarray, *, text_detector: TextDetectorName = "auto") -> ImageFacts:
+def measure_facts(
+    rgb: np.ndarray,
+    *,
+    text_detector: TextDetectorName = "auto",
+    original_size: tuple[int, int] | None = None,
+) -> ImageFacts:
     """Measure background whiteness, product fill, borders and overlaid text.
 
+    Args:
+        rgb: the decoded picture (any size; large images are analysed as they are, text at 736 px).
+        text_detector: ``auto``, ``db`` or ``classical`` (see :mod:`pixgrade.facts.text`).
+        original_size: ``(width, height)`` of the picture in the file when ``rgb`` was decoded smaller; the
+            border thickness is then scaled to the file's pixels.
+
     Shape:
-        - rgb: ``(H, W, 3)`` uint8 RGB (any size; large images are analysed as they are, text at 736 px).
+        - rgb: ``(H, W, 3)`` uint8 RGB.
     """
     mask = background_mask(rgb)
     stats = background_stats(rgb, mask=mask)
@@ -71,7 +92,7 @@ def analyse_image(rgb: np.ndarray, *, text_detector: TextDetectorName = "auto") 
         for b in overlay:
             union[b.y : b.y + b.height, b.x : b.x + b.width] = True
         area = float(union.mean())
-    return ImageFacts(
+    facts = ImageFacts(
         white_background=stats.white_fraction,
         edge_r=stats.edge_colour[0],
         edge_g=stats.edge_colour[1],
@@ -85,3 +106,8 @@ def analyse_image(rgb: np.ndarray, *, text_detector: TextDetectorName = "auto") 
         text_area=area,
         text_detector=text.detector,
     )
+    if original_size is not None and facts.border_px:
+        scale = max(original_size) / max(height, width)
+        if scale != 1.0:  # report the border in the file's own pixels
+            facts = dataclasses.replace(facts, border_px=round(facts.border_px * scale))
+    return facts
