@@ -110,3 +110,24 @@ def test_no_image_part_is_422() -> None:
 )
 def test_clean_filename_is_a_label_not_a_path(raw: str | None, expected: str) -> None:
     assert clean_filename(raw, 2) == expected
+
+
+def test_large_parts_are_spooled_to_a_temporary_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    import pixgrade.serve.uploads as uploads_module
+
+    spools: list[tempfile.SpooledTemporaryFile[bytes]] = []
+
+    def small_spool() -> tempfile.SpooledTemporaryFile[bytes]:
+        spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=1000)  # noqa: SIM115
+        spools.append(spool)
+        return spool
+
+    monkeypatch.setattr(uploads_module, "_spool", small_spool)
+    big = bytes(range(256)) * 40  # 10 kB, over the 1 kB kept in memory
+    uploads = _read(Stream(_body(_part("files", big, "big.jpg"), _part("files", b"tiny", "t.jpg"))))
+    assert [u.data for u in uploads] == [big, b"tiny"]
+    rolled = [s._rolled for s in spools]  # type: ignore[attr-defined]
+    assert rolled.count(True) == 1  # only the big part went to disk
+    assert all(s.closed for s in spools)  # and every spool is closed (its file removed)

@@ -3,13 +3,15 @@
 Limits are checked while reading: a declared ``Content-Length`` that is already too big is refused before any
 byte of the body is read, and a part that grows past ``max_upload_bytes`` stops the reading at once (the rest of
 the body is never buffered). Client-supplied file names are used only as labels in the answer; they are never
-treated as paths, and nothing is ever written to disk.
+treated as paths. A part is kept in memory up to 1 MiB while it is received, beyond that in an unnamed temporary
+file (removed when closed), so slow or many concurrent uploads hold little memory until they are complete.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import MultipartParseError
@@ -51,12 +53,20 @@ class Upload:
     """What the client claimed; informative only (the content decides what the file is)."""
 
 
+#: Bytes of one part kept in memory while it is received; beyond, the part goes to an unnamed temporary file.
+SPOOL_IN_MEMORY = 1024 * 1024
+
+
+def _spool() -> tempfile.SpooledTemporaryFile[bytes]:
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+
+
 @dataclass
 class _Part:
     name: str = ""
     filename: str | None = None
     content_type: str | None = None
-    chunks: list[bytes] = field(default_factory=list)
+    spool: tempfile.SpooledTemporaryFile[bytes] = field(default_factory=lambda: _spool())  # looked up when made
     size: int = 0
 
 
@@ -202,7 +212,8 @@ async def read_multipart(
         if part.size > max_upload_bytes:
             label = clean_filename(part.filename, len(parts)) if is_image(part) else f"field {part.name!r}"
             raise UploadError(413, f"{label}: upload is over the limit of {max_upload_bytes:,} bytes")
-        part.chunks.append(data[start:end])
+        if is_image(part):  # other fields only count against the limits
+            part.spool.write(data[start:end])
 
     def on_part_end() -> None:
         parts.append(current[0])
@@ -224,6 +235,22 @@ async def read_multipart(
         },
         max_size=max_body,
     )
+    try:
+        return await _read_parts(body, parser, parts, is_image, finished, max_body)
+    finally:
+        for part in [*parts, *current]:
+            part.spool.close()
+
+
+async def _read_parts(
+    body: AsyncIterator[bytes],
+    parser: MultipartParser,
+    parts: list[_Part],
+    is_image: Callable[[_Part], bool],
+    finished: list[bool],
+    max_body: int,
+) -> list[Upload]:
+    """Feed ``body`` to ``parser`` and return the image parts as uploads (read back from their spools)."""
     received = 0
     try:
         async for chunk in body:
@@ -238,10 +265,11 @@ async def read_multipart(
         raise UploadError(400, f"malformed multipart body: {exc}") from None
     if not finished[0]:
         raise UploadError(400, "incomplete multipart body (the closing boundary is missing)")
-    uploads = [
-        Upload(clean_filename(p.filename, i), b"".join(p.chunks), p.content_type)
-        for i, p in enumerate(p for p in parts if is_image(p))
-    ]
+    uploads = []
+    for i, part in enumerate(p for p in parts if is_image(p)):
+        part.spool.seek(0)
+        uploads.append(Upload(clean_filename(part.filename, i), part.spool.read(), part.content_type))
+        part.spool.close()  # one part's bytes at a time in memory twice, not the whole request's
     if not uploads:
         raise UploadError(422, "no image in the request: send one or more files in the multipart field 'files'")
     return uploads
