@@ -310,7 +310,8 @@ def test_a_second_run_on_a_locked_output_exits_2_naming_the_holder(
 @pytest.mark.parametrize("wait", [False, True])
 def test_two_writers_on_one_results_file(tmp_path: Path, wait: bool) -> None:
     """Two `--resume` runs started together on one file: one writes, the other waits for it (then has nothing
-    left to do) or exits 2; never a duplicated or garbled row."""
+    left to do) or exits 2; never a duplicated or garbled row. (A refusal while the lock is held is checked
+    deterministically by the test above; here the two processes' timing is the operating system's.)"""
     images = make_images(tmp_path / "imgs", 40)
     out = tmp_path / "results.csv"
     command = [sys.executable, "-m", "pixgrade", "score", str(tmp_path / "imgs"), "-o", str(out), "--resume"]
@@ -325,9 +326,11 @@ def test_two_writers_on_one_results_file(tmp_path: Path, wait: bool) -> None:
     if wait:
         assert codes == [0, 0], errors
         assert any(f"{len(images)} already in" in e for e in errors)
-    else:
-        assert sorted(codes) == [0, 2], errors
+    elif sorted(codes) == [0, 2]:  # the runs overlapped: the second one refused
         assert "being written by another pixgrade run (pid" in errors[codes.index(2)]
+    else:  # on a busy machine the first run can finish before the second starts: the second finds it all done
+        assert codes == [0, 0], errors
+        assert any(f"{len(images)} already in" in e for e in errors), errors
     assert Counter(csv_paths(out)) == Counter(str(p) for p in images)  # each image exactly once
 
 
