@@ -112,3 +112,13 @@ def test_unreadable_folders_and_entries_are_reported(tree: Path, monkeypatch: py
     if hasattr(os, "mkfifo"):
         assert causes["pipe"].startswith("a named pipe")
     assert list(iter_image_files(tree)) == [tree / n for n in names]  # without on_error: skipped silently
+
+
+def test_list_sources_reports_unreadable_entries_too(tree: Path) -> None:
+    from pixgrade.io.sources import list_sources
+
+    (tree / "dangling.jpg").symlink_to(tree / "gone.jpg")
+    errors: list[tuple[Path, str]] = []
+    listed = list_sources([str(tree)], on_error=lambda p, c: errors.append((p, c)))
+    assert str(tree / "a.png") in listed and str(tree / "dangling.jpg") not in listed
+    assert [(p.name, c.split(" (")[0]) for p, c in errors] == [("dangling.jpg", "broken symbolic link")]

@@ -48,12 +48,13 @@ def _require_ray() -> None:
         raise ConfigError("--engine ray needs Ray Data: pip install 'pixgrade[ray]'")
 
 
-def list_ray_inputs(paths: Sequence[str]) -> list[str]:
+def list_ray_inputs(paths: Sequence[str], on_error: Any = None) -> list[str]:
     """The files to score with ``--engine ray``: local files and folders as the local engine lists them, plus URIs
-    (``s3://bucket/photos/``, ``gs://…``, ``file:///…``) listed through pyarrow's filesystems."""
+    (``s3://bucket/photos/``, ``gs://…``, ``file:///…``) listed through pyarrow's filesystems. ``on_error`` gets
+    each unreadable local folder or entry with its cause."""
     from pixgrade.engines.ray_engine import list_inputs
 
-    return list_inputs(paths)
+    return list_inputs(paths, on_error=on_error)
 
 
 def filter_engine(args: argparse.Namespace) -> Any:

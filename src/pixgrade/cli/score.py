@@ -178,15 +178,14 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
     own = {p.resolve() for p in (output, html) if p is not None}
     if output is not None:
         own |= {output.resolve().with_name(output.name + suffix) for suffix in (".partial.jsonl", ".tmp")}
-    unreadable: dict[str, str] = {}
+    walk_errors: list[tuple[Path, str]] = []  # unreadable folders and entries: each gets a row with its cause
     if args.engine == "ray":  # also lists s3://, gs://… URIs
-        listed = ray_support.list_ray_inputs(args.paths)
+        listed = ray_support.list_ray_inputs(args.paths, on_error=lambda path, cause: walk_errors.append((path, cause)))
         files = [f for f in listed if "://" in f or Path(f).resolve() not in own]
     else:
-        walk_errors: list[tuple[Path, str]] = []  # unreadable folders and entries: each gets a row with its cause
         found = iter_image_files(args.paths, on_error=lambda path, cause: walk_errors.append((path, cause)))
         files = [str(p) for p in found if p.resolve() not in own]  # raises for a missing path
-        unreadable = {str(path): cause for path, cause in walk_errors}
+    unreadable = {str(path): cause for path, cause in walk_errors}
     if not files and not unreadable:
         raise ConfigError(f"no files found in {', '.join(args.paths)}")
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pixgrade.errors import ConfigError, ImageLoadError
+from pixgrade.io.files import WalkErrorHandler
 
 __all__ = ["is_uri", "list_sources", "read_source"]
 
@@ -63,13 +64,14 @@ def _read_uri(uri: str) -> bytes:
     return data
 
 
-def list_sources(paths: Iterable[str | Path]) -> list[str]:
+def list_sources(paths: Iterable[str | Path], on_error: WalkErrorHandler | None = None) -> list[str]:
     """Expand files and folders (local paths or URIs) into the list of files to score.
 
     Local paths alone give exactly :func:`pixgrade.io.iter_image_files` (recursive, sorted, hidden files skipped,
     each file once). URIs are listed with :mod:`pyarrow.fs`: a URI naming a file is kept as it is; a
     prefix/folder is listed recursively, sorted, hidden files and folders skipped. Mixed inputs are listed in the
-    order given.
+    order given. ``on_error`` gets each unreadable local folder or entry with its cause (see
+    :func:`~pixgrade.io.iter_image_files`).
 
     Raises:
         ConfigError: a path or URI that names nothing, or a URI pyarrow cannot list (unknown scheme, denied).
@@ -81,10 +83,10 @@ def list_sources(paths: Iterable[str | Path]) -> list[str]:
         if not is_uri(text) and not Path(text).exists():
             raise ConfigError(f"{text}: no such file or folder")
     if not any(is_uri(text) for text in texts):
-        return [str(p) for p in iter_image_files(texts)]
+        return [str(p) for p in iter_image_files(texts, on_error=on_error)]
     found: dict[str, None] = {}  # ordered set: a file reached twice is listed once
     for text in texts:
-        listed = _list_uri(text) if is_uri(text) else [str(p) for p in iter_image_files([text])]
+        listed = _list_uri(text) if is_uri(text) else [str(p) for p in iter_image_files([text], on_error=on_error)]
         found.update(dict.fromkeys(listed))
     return list(found)
 
