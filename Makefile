@@ -10,7 +10,8 @@ TORCH  ?= torch==2.13.0
 WEIGHTS := ./packages/pixgrade-imagenet-weights
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test lint typecheck pytest licenses venv browser clean test-ray int8-model presentation-model
+
+.PHONY: demo test lint typecheck pytest licenses wheel-check venv browser clean test-ray int8-model presentation-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +49,14 @@ pytest: venv browser
 
 # Every installed runtime dependency of pixgrade (core and runtime extras) against a licence allow-list.
 licenses: venv
-	$(BIN)/python tools/check_licenses.py --extras train,onnx,serve,ray
+	$(BIN)/python tools/check_licenses.py --extras train,onnx,serve,ray,datasets
 
-test: lint typecheck licenses pytest
+# Build the sdist and wheel, install the wheel into a fresh venv (no Makefile, no torch) and run score, filter
+# (PP-OCRv4 detector) and serve on examples/; they must give this environment's results (tools/check_wheel_install.py).
+wheel-check: venv
+	$(BIN)/python tools/check_wheel_install.py
+
+test: lint typecheck licenses pytest wheel-check
 
 # Only the Ray engine's tests (one local Ray instance, 2 CPUs; S3 through a local moto server). `make test` runs
 # them too: the test extra installs ray and moto.

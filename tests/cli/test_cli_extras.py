@@ -97,3 +97,56 @@ def test_evaluate_without_torch_runs_on_onnx_runtime(tmp_path: Path) -> None:
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert metrics["n"] == 4
     assert metrics["backend"].startswith("int8")
+
+
+@pytest.mark.slow
+def test_serve_runs_without_torch_and_refuses_heatmaps(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-c", _RUNNER, NO_TORCH, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"{base}/v1/health", timeout=5) as answer:
+                    health = json.loads(answer.read())
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                time.sleep(0.25)
+        else:
+            pytest.fail("pixgrade serve did not come up")
+        assert health["heatmaps"] is False
+        body = b"".join(
+            [
+                b'--B\r\nContent-Disposition: form-data; name="files"; filename="mug.jpg"\r\n\r\n',
+                (EXAMPLES / "mug_good.jpg").read_bytes(),
+                b"\r\n--B--\r\n",
+            ]
+        )
+        headers = {"Content-Type": "multipart/form-data; boundary=B"}
+        request = urllib.request.Request(f"{base}/v1/score", data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            result = json.loads(answer.read())
+        assert result["results"][0]["ok"] is True
+        request = urllib.request.Request(f"{base}/v1/score?heatmap=true", data=body, headers=headers, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 400
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from pixgrade.errors import ImageLoadError
-from pixgrade.explain import encode_png, overlay_heatmap
 from pixgrade.pipeline.analysis import Analysis, analyse
 from pixgrade.pipeline.result import ImageResult
 from pixgrade.serve.batching import BatchStats, MicroBatcher, QueueFullError
@@ -307,6 +306,8 @@ class ScoringEngine:
         if self.policy is not None and outcome.result is not None:
             outcome.policy = self.policy.evaluate(outcome.result, file_bytes=file_bytes)
         if heat is not None and rgb is not None:
+            from pixgrade.explain import encode_png, overlay_heatmap
+
             overlay = overlay_heatmap(rgb, heat)
             outcome.heatmap_png = encode_png(overlay, max_side=HEATMAP_MAX_SIDE)
             scale = min(1.0, HEATMAP_MAX_SIDE / max(rgb.shape[:2]))
