@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "label": 6,
     "cli": 7,
     "serve": 7,
+    "api": 7,
+    "hf": 7,
 }
 
 
