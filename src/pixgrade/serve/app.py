@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -36,7 +37,9 @@ from pixgrade.serve.schemas import (
     HeatmapOut,
     ImageError,
     ImageScore,
+    LiveOut,
     PolicyOut,
+    ReadyOut,
     ScoreResponse,
     finite,
 )
@@ -428,6 +431,22 @@ def create_app(
 
         results = await run_in_threadpool(duplicates_service.lookup, [(u.filename, u.data) for u in uploads])
         return DuplicatesResponse(results=results, catalog_images=duplicates_service.size)  # type: ignore[arg-type]
+
+    def _backend() -> str:
+        return str(getattr(engine.predictor, "backend", "none")) if engine.predictor is not None else "none"
+
+    @app.get("/v1/live", response_model=LiveOut, tags=["service"])
+    async def live() -> Any:
+        """Liveness probe: 200 while the process answers. Starts and loads nothing."""
+        return LiveOut(status="alive", version=__version__, pid=os.getpid())
+
+    @app.get("/v1/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}}, tags=["service"])
+    async def ready() -> Any:
+        """Readiness probe: 200 once the model is loaded and its worker runs, else 503. Starts nothing."""
+        body = ReadyOut(status="ready" if engine.running else "not ready", model=model_name, backend=_backend())
+        if not engine.running:
+            return JSONResponse(body.model_dump(), status_code=503)
+        return body
 
     @app.get("/v1/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["service"])
     async def health() -> Any:

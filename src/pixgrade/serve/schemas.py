@@ -147,6 +147,22 @@ class HealthOut(BaseModel):
     max_upload_bytes: int
 
 
+class LiveOut(BaseModel):
+    """Liveness: the process answers HTTP."""
+
+    status: str = Field(description="always 'alive'")
+    version: str
+    pid: int = Field(description="the answering server process (several with `pixgrade serve --workers N`)")
+
+
+class ReadyOut(BaseModel):
+    """Readiness: whether this process can score now."""
+
+    status: str = Field(description="'ready' (model loaded, worker running) or 'not ready'")
+    model: str
+    backend: str
+
+
 class FactorInfo(BaseModel):
     """What a factor measures."""
 
