@@ -210,13 +210,13 @@ def _sources(items: list[Any], recursive: bool) -> Iterator[tuple[str, str | byt
             )
 
 
-def _scorer(model: Any, backend: str) -> Scorer:
+def _scorer(model: Any, backend: str, factors: Sequence[str] | None = None) -> Scorer:
     from pixgrade.pipeline import Scorer
 
     if isinstance(model, Scorer):
         return model
     try:
-        return Scorer(model, backend=backend)
+        return Scorer(model, backend=backend, factors=factors)
     except FileNotFoundError as exc:
         raise PixgradeError(f"{model}: model not found ({exc})") from None
 
@@ -251,6 +251,7 @@ def score(
     model: str | Path | Scorer = "default",
     *,
     backend: str = "auto",
+    factors: Sequence[str] | None = None,
     recursive: bool = True,
     errors: Literal["keep", "raise"] = "keep",
 ) -> Results:
@@ -260,6 +261,8 @@ def score(
         inputs: a path, a folder, bytes, a PIL image, a NumPy array, or a list of them.
         model: ``"default"``, ``"none"`` (measures only), a checkpoint path, or a model from :func:`load_model`.
         backend: model runtime (``"auto"``: INT8 ONNX Runtime for the shipped model).
+        factors: factor names to measure (default: the 11 built-in ones); a factor added with
+            :func:`pixgrade.measures.register_factor` is accepted by name and gets its columns.
         recursive: look into sub-folders of a folder.
         errors: ``"keep"`` (default): an unreadable image is a result with ``error`` set; ``"raise"``: raise
             :class:`pixgrade.errors.PixgradeError` naming the first one.
@@ -274,7 +277,7 @@ def score(
     (80, 60, None)
     """
     sources = list(_sources(_as_list(inputs), recursive))  # a TypeError before any work
-    scorer = _scorer(model, backend)
+    scorer = _scorer(model, backend, factors)
     results = _score_all(scorer, sources)
     if errors == "raise":
         _raise_on_errors(results)
@@ -287,6 +290,7 @@ def filter(
     model: str | Path | Scorer = "default",
     *,
     backend: str = "auto",
+    factors: Sequence[str] | None = None,
     recursive: bool = True,
     text_detector: str = "auto",
     errors: Literal["keep", "raise"] = "keep",
@@ -307,7 +311,7 @@ def filter(
 
     sources = list(_sources(_as_list(inputs), recursive))  # a TypeError before any work
     loaded = load_policy(str(policy))
-    scorer = _scorer(model, backend)
+    scorer = _scorer(model, backend, factors)
     fact_side = FilterSettings(policy=loaded).analysis_max_side  # the facts as `pixgrade filter` measures them
     decisions: list[Decision] = []
     for (label, source, _), result in zip(sources, _score_all(scorer, sources), strict=True):

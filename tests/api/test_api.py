@@ -156,3 +156,42 @@ def test_datasets_helper_adds_columns_to_a_local_image_dataset(tmp_path: Path) -
     assert out["pixgrade_score"] == pytest.approx([r.score for r in expected])
     with pytest.raises(PixgradeError, match="no column 'picture'"):
         pixgrade.add_columns(dataset, image_column="picture", model="none")
+
+
+@pytest.fixture
+def brightness_factor():  # type: ignore[no-untyped-def]
+    """A custom factor registered for one test (the registry is global: removed afterwards)."""
+    from pixgrade.measures import Factor, register_factor
+    from pixgrade.measures.base import _REGISTRY
+
+    @register_factor(
+        "mean_brightness", description="mean grey level", unit="0-255", direction="target range", threshold="< 40"
+    )
+    def mean_brightness(prep):  # type: ignore[no-untyped-def]
+        value = float(prep.rgb.mean())
+        return Factor("mean_brightness", value, min(1.0, value / 128), value < 40, "too dark" if value < 40 else None)
+
+    yield "mean_brightness"
+    _REGISTRY.pop("mean_brightness", None)
+
+
+def test_a_registered_factor_is_accepted_by_the_scorer_and_policies(tmp_path: Path, brightness_factor: str) -> None:
+    from pixgrade.measures import FACTOR_NAMES
+    from pixgrade.policy import load_policy
+
+    names = (*FACTOR_NAMES, brightness_factor)
+    dark, light = np.full((64, 64, 3), 10, np.uint8), np.full((64, 64, 3), 230, np.uint8)
+    results = pixgrade.score([dark, light], model="none", factors=names)
+    frame = results.to_pandas()
+    assert list(frame["mean_brightness_value"]) == pytest.approx([10.0, 230.0])
+    assert list(frame["mean_brightness_flag"]) == [True, False]
+    policy = tmp_path / "bright.yaml"
+    policy.write_text(
+        "name: bright\nrules:\n  - id: bright\n    metric: factor.mean_brightness.flag\n    op: '=='\n"
+        "    value: false\n    action: reject\n    message: too dark\n"
+    )
+    assert load_policy(policy).metrics == {"factor.mean_brightness.flag"}
+    decisions = pixgrade.filter([dark, light], policy=policy, model="none", factors=names)
+    assert [d.decision for d in decisions] == ["reject", "accept"]
+    with pytest.raises(PixgradeError, match="unknown factor"):
+        pixgrade.score(dark, model="none", factors=["no_such_factor"])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pixgrade.errors import ConfigError
 from pixgrade.facts import FACTS_MAX_SIDE, available_text_detectors
 from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
-from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, Factor
+from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, Factor, list_factors
 from pixgrade.pipeline.analysis import Analysis, AnalysisSettings, analyse, analyse_chunk, init_worker, run_model
 from pixgrade.pipeline.combine import build_reasons, measures_score
 from pixgrade.pipeline.parallel import ChunkMap, usable_cpus
@@ -84,7 +84,9 @@ class Scorer:
         backend: ``"auto"`` (INT8 ONNX Runtime when the model has an up-to-date INT8 export, else fp32 ONNX
             Runtime, else PyTorch), ``"int8"``, ``"onnx"``, ``"fp32"`` or ``"torch"``; see
             :func:`pixgrade.model.predictor.load_predictor`.
-        factors: factor names to measure (default: all of :data:`pixgrade.measures.FACTOR_NAMES`).
+        factors: factor names to measure (default: all of :data:`pixgrade.measures.FACTOR_NAMES`); factors added
+            with :func:`pixgrade.measures.register_factor` are accepted by name (register them in a module the
+            worker processes import too, or score with ``workers=0``).
         max_pixels: refuse images with more pixels than this (decompression-bomb guard).
         max_image_bytes: memory budget for decoding one image, known from its header before decoding
             (:func:`pixgrade.io.decode_memory`); ``None``: none.
@@ -127,10 +129,11 @@ class Scorer:
         max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES,
         max_file_bytes: int | None = None,
     ) -> None:
-        if factors is not None:
-            unknown = [name for name in factors if name not in FACTOR_NAMES]
+        if factors is not None:  # built-in factors and any registered with pixgrade.measures.register_factor
+            known = [spec.name for spec in list_factors()]
+            unknown = [name for name in factors if name not in known]
             if unknown:
-                raise ConfigError(f"unknown factor(s) {', '.join(unknown)}; known: {', '.join(FACTOR_NAMES)}")
+                raise ConfigError(f"unknown factor(s) {', '.join(unknown)}; known: {', '.join(known)}")
         if max_pixels <= 0:
             raise ConfigError(f"max_pixels must be positive, got {max_pixels}")
         if isinstance(measure_max_side, int) and measure_max_side < 64:

@@ -8,7 +8,8 @@ Metrics a rule can test (see :func:`image_metrics`):
 
 - ``score`` (0–5, model), ``grade`` (0–5);
 - ``factor.<name>`` (factor score in [0, 1], 1 = good), ``factor.<name>.value`` (raw value),
-  ``factor.<name>.flag`` (true = problem), for every factor in ``pixgrade.measures.FACTOR_NAMES``;
+  ``factor.<name>.flag`` (true = problem), for every factor in ``pixgrade.measures.FACTOR_NAMES`` and every
+  factor registered with ``pixgrade.measures.register_factor`` before the policy is loaded;
 - ``severity.<name>`` (model severity in [0, 1], 1 = severe);
 - ``width``, ``height``, ``longest_side``, ``shortest_side`` (pixels), ``aspect_ratio`` (width / height),
   ``megapixels``, ``format`` (Pillow name, e.g. ``JPEG``), ``file_bytes``;
@@ -115,10 +116,10 @@ def known_metrics() -> list[str]:
 
     from pixgrade.degrade.registry import SEVERITY_CHANNELS
     from pixgrade.facts import ImageFacts
-    from pixgrade.measures import FACTOR_NAMES
+    from pixgrade.measures import list_factors
 
     names = list(_BASIC_METRICS)
-    for factor in FACTOR_NAMES:
+    for factor in (spec.name for spec in list_factors()):  # built-in, then registered with register_factor
         names += [f"factor.{factor}", f"factor.{factor}.value", f"factor.{factor}.flag"]
     names += [f"severity.{name}" for name in SEVERITY_CHANNELS]
     names += [f.name for f in fields(ImageFacts) if f.name != "text_detector"]
