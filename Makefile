@@ -10,8 +10,7 @@ TORCH  ?= torch==2.13.0
 WEIGHTS := ./packages/pixgrade-imagenet-weights
 DEMO_OUT ?= demo-output
 
-
-.PHONY: demo test lint typecheck pytest licenses wheel-check venv browser clean test-ray int8-model presentation-model
+.PHONY: demo test lint typecheck pytest licenses docs wheel-check venv browser clean test-ray int8-model presentation-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +55,11 @@ licenses: venv
 wheel-check: venv
 	$(BIN)/python tools/check_wheel_install.py
 
-test: lint typecheck licenses pytest wheel-check
+# The documentation site (MkDocs Material + mkdocstrings API reference) into build/site; any warning fails.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: lint typecheck licenses pytest docs wheel-check
 
 # Only the Ray engine's tests (one local Ray instance, 2 CPUs; S3 through a local moto server). `make test` runs
 # them too: the test extra installs ray and moto.
