@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "explain": 4,
     "export": 5,
     "report": 5,
+    "provenance": 5,
     "engines": 6,
     "label": 6,
     "cli": 7,

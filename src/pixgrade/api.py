@@ -47,9 +47,16 @@ _BATCH = 16
 class Results(Sequence["ImageResult"]):
     """The :class:`~pixgrade.pipeline.ImageResult` of each input image, in input order."""
 
-    def __init__(self, results: list[ImageResult], factor_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        results: list[ImageResult],
+        factor_names: Sequence[str] | None = None,
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
         self._results = results
         self._factor_names = factor_names
+        self.provenance: dict[str, Any] = provenance or {}
+        """What produced these results (:func:`pixgrade.provenance.provenance`)."""
 
     @overload
     def __getitem__(self, index: int) -> ImageResult: ...
@@ -57,7 +64,7 @@ class Results(Sequence["ImageResult"]):
     def __getitem__(self, index: slice) -> Results: ...
     def __getitem__(self, index: int | slice) -> ImageResult | Results:
         if isinstance(index, slice):
-            return Results(self._results[index], self._factor_names)
+            return Results(self._results[index], self._factor_names, self.provenance)
         return self._results[index]
 
     def __len__(self) -> int:
@@ -102,9 +109,11 @@ class Decision:
 class Decisions(Sequence[Decision]):
     """The :class:`Decision` on each input image, in input order, under policy :attr:`policy`."""
 
-    def __init__(self, decisions: list[Decision], policy: str) -> None:
+    def __init__(self, decisions: list[Decision], policy: str, provenance: dict[str, Any] | None = None) -> None:
         self._decisions = decisions
         self.policy = policy
+        self.provenance: dict[str, Any] = provenance or {}
+        """What produced these decisions (:func:`pixgrade.provenance.provenance`), policy hash included."""
 
     @overload
     def __getitem__(self, index: int) -> Decision: ...
@@ -239,6 +248,12 @@ def _score_all(scorer: Scorer, sources: list[tuple[str, str | bytes, str | None]
     return results
 
 
+def _provenance(scorer: Scorer, **extra: Any) -> dict[str, Any]:
+    from pixgrade.provenance import provenance
+
+    return provenance(getattr(scorer, "_model_spec", None) or "none", scorer.predictor, **extra)
+
+
 def _raise_on_errors(results: list[ImageResult]) -> None:
     failed = [r for r in results if r.error is not None]
     if failed:
@@ -281,7 +296,7 @@ def score(
     results = _score_all(scorer, sources)
     if errors == "raise":
         _raise_on_errors(results)
-    return Results(results, scorer.factor_names)
+    return Results(results, scorer.factor_names, _provenance(scorer))
 
 
 def filter(
@@ -329,4 +344,4 @@ def filter(
         decisions.append(Decision(label, verdict.decision, reasons, tuple(w.reason for w in verdict.warnings), result))
     if errors == "raise":
         _raise_on_errors([d.result for d in decisions])
-    return Decisions(decisions, str(loaded.name))
+    return Decisions(decisions, str(loaded.name), _provenance(scorer, text_detector=text_detector, policy=loaded))

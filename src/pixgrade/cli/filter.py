@@ -423,8 +423,16 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
     csv_path = _output_file(outdir, "decisions.csv")
     _write_text(csv_path, buffer.getvalue())
     top_k = args.top_k or None
+    from pixgrade.provenance import provenance
+
     document = {
         "generator": GENERATOR,
+        "provenance": provenance(
+            args.model or "none",
+            backend=f"{args.backend} (requested; results reused from the catalogue keep their own)",
+            text_detector=args.text_detector,
+            policy=policy,
+        ),
         "policy": {
             "name": policy.name,
             "source": policy.path or f"preset {policy.name}",

@@ -162,6 +162,20 @@ def run(args: argparse.Namespace) -> int:
         return _score(args, output, html)
 
 
+PROVENANCE_SUFFIX = ".provenance.json"
+"""``<output>.provenance.json``: what produced the table (:func:`pixgrade.provenance.provenance`)."""
+
+
+def _write_provenance(output: Path, scorer: Any) -> None:
+    import json
+
+    from pixgrade.provenance import provenance
+
+    record = provenance(getattr(scorer, "_model_spec", None) or "none", scorer.predictor)
+    sidecar = output.with_name(output.name + PROVENANCE_SUFFIX)
+    sidecar.write_text(json.dumps({"output": output.name, **record}, indent=2) + "\n", encoding="utf-8")
+
+
 def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> int:
     """The work of :func:`run` once its outputs are locked."""
     from tqdm import tqdm
@@ -177,7 +191,9 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
     # our own outputs may sit in a scanned folder (e.g. `pixgrade score . -o results.csv --resume`): skip them
     own = {p.resolve() for p in (output, html) if p is not None}
     if output is not None:
-        own |= {output.resolve().with_name(output.name + suffix) for suffix in (".partial.jsonl", ".tmp")}
+        own |= {
+            output.resolve().with_name(output.name + suffix) for suffix in (".partial.jsonl", ".tmp", PROVENANCE_SUFFIX)
+        }
     walk_errors: list[tuple[Path, str]] = []  # unreadable folders and entries: each gets a row with its cause
     if args.engine == "ray":  # also lists s3://, gs://… URIs
         listed = ray_support.list_ray_inputs(args.paths, on_error=lambda path, cause: walk_errors.append((path, cause)))
@@ -243,6 +259,8 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
         if writer is not None:
             writer.close()
 
+    if output is not None:
+        _write_provenance(output, scorer)
     total = n_scored + n_failed
     summary = f"scored {total} image{'s' if total != 1 else ''}"
     if n_failed:

@@ -274,6 +274,14 @@ def create_app(
         explainer=explainer,
     )
     model_name = str(getattr(scorer, "model_name", "unknown"))
+    from pixgrade.provenance import provenance
+
+    provenance_record = provenance(
+        getattr(scorer, "_model_spec", None) or "none",
+        engine.predictor,
+        text_detector=adapter.text_detector if adapter is not None and adapter.needs_facts else None,
+        policy=adapter.policy if adapter is not None else None,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -402,7 +410,9 @@ def create_app(
             detail = "; ".join(o.message or o.filename for o in outcomes)
             body = ErrorBody(detail=detail, results=items)
             return JSONResponse(body.model_dump(mode="json"), status_code=status)
-        return ScoreResponse(results=items, model=model_name, policy=adapter.name if adapter else None)
+        return ScoreResponse(
+            results=items, model=model_name, policy=adapter.name if adapter else None, provenance=provenance_record
+        )
 
     @app.post(
         "/v1/duplicates",
@@ -456,6 +466,7 @@ def create_app(
             status="ok" if engine.running else "unavailable",
             version=__version__,
             model=model_name,
+            provenance=provenance_record,
             backend=str(getattr(engine.predictor, "backend", "none")) if engine.predictor is not None else "none",
             heatmaps=engine.can_explain,
             policy=adapter.name if adapter else None,

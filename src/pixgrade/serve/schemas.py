@@ -120,6 +120,10 @@ class ScoreResponse(BaseModel):
     results: list[ImageScore]
     model: str = Field(description="the model that scored the images ('none' = factor measures only)")
     policy: str | None = None
+    provenance: dict[str, Any] = Field(
+        default_factory=dict,
+        description="pixgrade version, model and weights SHA-256, backend, text detector, policy name and hash",
+    )
 
 
 class ErrorBody(BaseModel):
@@ -145,6 +149,7 @@ class HealthOut(BaseModel):
     max_batch: int
     max_files: int
     max_upload_bytes: int
+    provenance: dict[str, Any] = Field(default_factory=dict, description="as in every score answer")
 
 
 class LiveOut(BaseModel):

@@ -1,0 +1,67 @@
+"""Provenance in every output: pixgrade version, model + weights SHA-256, backend, text detector, policy + hash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+import pixgrade
+from pixgrade import __version__
+from pixgrade.cli.main import main
+from pixgrade.io import sha256_file
+from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+from pixgrade.policy import load_policy
+from pixgrade.provenance import policy_sha256, provenance
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+KEYS = {"pixgrade_version", "model", "model_sha256", "backend", "text_detector", "policy", "policy_sha256"}
+
+
+def test_the_record_names_the_shipped_weights_and_the_policy() -> None:
+    record = provenance("default", None, backend="int8", text_detector="auto", policy=load_policy("amazon-main"))
+    assert set(record) == KEYS
+    assert record["pixgrade_version"] == __version__
+    assert record["model_sha256"] == sha256_file(DEFAULT_MODEL_PATH)
+    assert record["text_detector"] in ("db", "classical")
+    assert record["policy"] == "amazon-main"
+    assert record["policy_sha256"] == policy_sha256(load_policy("amazon-main"))
+    assert policy_sha256(load_policy("amazon-main")) != policy_sha256(load_policy("ebay"))
+    assert provenance("none")["backend"] == "none" and provenance("none")["model_sha256"] is None
+
+
+def test_score_writes_a_provenance_sidecar(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    assert main(["score", str(EXAMPLES / "mug_good.jpg"), "-o", str(out), "--no-progress"]) == 0
+    record = json.loads((tmp_path / "r.csv.provenance.json").read_text())
+    assert set(record) >= KEYS
+    assert record["model"] == "default" and record["model_sha256"] == sha256_file(DEFAULT_MODEL_PATH)
+    assert record["backend"]  # the runtime that ran, e.g. "int8 (ONNX Runtime ...)"
+
+
+def test_filter_decisions_json_has_provenance(tmp_path: Path) -> None:
+    assert main(["filter", str(EXAMPLES / "mug_good.jpg"), "-o", str(tmp_path / "out"), "--model", "none"]) in (0, 1)
+    record = json.loads((tmp_path / "out" / "decisions.json").read_text())["provenance"]
+    assert record["policy"] == "generic" and record["policy_sha256"]  # the default policy
+    assert record["text_detector"] in ("db", "classical")
+
+
+def test_api_results_carry_provenance() -> None:
+    results = pixgrade.score(np.full((32, 32, 3), 128, np.uint8), model="none")
+    assert results.provenance["model"] == "none" and results.provenance["pixgrade_version"] == __version__
+    decisions = pixgrade.filter(np.full((32, 32, 3), 128, np.uint8), model="none", policy="ebay")
+    assert decisions.provenance["policy"] == "ebay"
+
+
+def test_service_answers_carry_provenance() -> None:
+    from pixgrade.pipeline import Scorer
+    from pixgrade.serve.app import create_app
+
+    with TestClient(create_app(Scorer(model="none"), policy="generic")) as client:
+        health = client.get("/v1/health").json()
+        assert health["provenance"]["policy"] == "generic"
+        image = (EXAMPLES / "mug_good.jpg").read_bytes()
+        answer = client.post("/v1/score", files={"files": ("mug.jpg", image, "image/jpeg")}).json()
+        assert set(answer["provenance"]) == KEYS
