@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             python,
             "-c",
-            "import importlib.util, pixgrade.policy.text as t; "
+            "import importlib.util, pixgrade.facts.text as t; "
             "print(importlib.util.find_spec('torch') is None, t.available_text_detectors()[0], t.__file__)",
         ],
         cwd=outside,

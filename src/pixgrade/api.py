@@ -219,29 +219,31 @@ def _sources(items: list[Any], recursive: bool) -> Iterator[tuple[str, str | byt
             )
 
 
-def _scorer(model: Any, backend: str, factors: Sequence[str] | None = None) -> Scorer:
+def _scorer(
+    model: Any, backend: str, factors: Sequence[str] | None = None, facts: bool = False, text_detector: str = "auto"
+) -> Scorer:
     from pixgrade.pipeline import Scorer
 
     if isinstance(model, Scorer):
-        return model
+        if not facts or model.facts:
+            return model
+        # a loaded model without marketplace facts: the same predictor, with facts measured too
+        model = model.predictor if model.predictor is not None else "none"
     try:
-        return Scorer(model, backend=backend, factors=factors)
+        return Scorer(model, backend=backend, factors=factors, facts=facts, text_detector=text_detector)
     except FileNotFoundError as exc:
         raise PixgradeError(f"{model}: model not found ({exc})") from None
 
 
 def _score_all(scorer: Scorer, sources: list[tuple[str, str | bytes, str | None]]) -> list[ImageResult]:
-    from pixgrade.pipeline.analysis import analyse, run_model
+    from pixgrade.pipeline.analysis import analyse
 
     settings = scorer.settings
     results: list[ImageResult] = []
     for start in range(0, len(sources), _BATCH):
         batch = sources[start : start + _BATCH]
         analyses = [analyse(source, settings, label=label) for label, source, _ in batch]
-        if scorer.predictor is not None:
-            run_model(scorer.predictor, analyses)
-        for analysis, (_, source, fmt) in zip(analyses, batch, strict=True):
-            result = scorer.finish(analysis)
+        for result, (_, source, fmt) in zip(scorer.score_batch(analyses), batch, strict=True):
             if isinstance(source, bytes) and fmt is not None and result.error is None:
                 result.format = fmt  # a PIL image read from a file: its own format, not the PNG it was passed as
             results.append(result)
@@ -321,25 +323,19 @@ def filter(
     >>> decisions[0].decision
     'reject'
     """
-    from pixgrade.catalog.filtering import FilterSettings, analyse_file
     from pixgrade.policy import load_policy
 
     sources = list(_sources(_as_list(inputs), recursive))  # a TypeError before any work
     loaded = load_policy(str(policy))
-    scorer = _scorer(model, backend, factors)
-    fact_side = FilterSettings(policy=loaded).analysis_max_side  # the facts as `pixgrade filter` measures them
+    # the per-image stage of `pixgrade filter`: one decode gives the scores and the marketplace facts
+    scorer = _scorer(model, backend, factors, facts=True, text_detector=text_detector)
     decisions: list[Decision] = []
     for (label, source, _), result in zip(sources, _score_all(scorer, sources), strict=True):
         if result.error is not None:
             decisions.append(Decision(label, None, (), (), result))
             continue
-        data = source if isinstance(source, bytes) else Path(source).read_bytes()
-        facts, _, facts_error = analyse_file(data, fact_side, scorer.max_pixels, text_detector)  # type: ignore[arg-type]
-        if facts is None:
-            result.error = facts_error
-            decisions.append(Decision(label, None, (), (), result))
-            continue
-        verdict = loaded.evaluate(result, facts, file_bytes=len(data))
+        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        verdict = loaded.evaluate(result, result.facts, file_bytes=size)
         reasons = tuple(verdict.reasons)
         decisions.append(Decision(label, verdict.decision, reasons, tuple(w.reason for w in verdict.warnings), result))
     if errors == "raise":

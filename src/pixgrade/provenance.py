@@ -57,7 +57,7 @@ def resolved_text_detector(name: str | None) -> str | None:
     """``auto`` resolved to the detector that runs here (``db`` = PP-OCRv4, ``classical``); None stays None."""
     if name != "auto":
         return name
-    from pixgrade.policy.text import available_text_detectors
+    from pixgrade.facts.text import available_text_detectors
 
     return available_text_detectors()[0]
 

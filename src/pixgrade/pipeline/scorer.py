@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -61,6 +62,13 @@ def resolution_cap(factors: dict[str, Factor]) -> float:
     if factor is None or not math.isfinite(factor.score):
         return 5.0
     return 1.0 + 4.0 * min(1.0, max(0.0, factor.score) / 0.5)
+
+
+def _torch_installed() -> bool:
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _explainable(model: Any) -> bool:
@@ -212,8 +220,8 @@ class Scorer:
 
     def _torch_checkpoint(self) -> str | None:
         spec = self._model_spec
-        if not isinstance(spec, str) or spec.lower().endswith(".onnx"):
-            return None
+        if not isinstance(spec, str) or spec.lower().endswith(".onnx") or not _torch_installed():
+            return None  # heatmaps need PyTorch (pixgrade[train]); the service then answers them with 400
         return spec if spec == "default" or Path(spec).is_file() else None
 
     @property
