@@ -99,3 +99,13 @@ def test_import_export_round_trip(tmp_path: Path) -> None:
 
         import_grades(store, bad, "x")
     assert main(["label", "report", "--catalog", str(catalog)]) == 0
+
+
+def test_disconnected_comparisons_take_each_group_level_from_the_prior() -> None:
+    # two products, each compared only within itself: BT cannot say which product is better, the prior can
+    judgements = [_j(0, "p", "pair", "a1", 1.0, "a2"), _j(1, "p", "pair", "b1", 1.0, "b2")]
+    judgements += [_j(2, "p", "pair", "a1", 1.0, "a2"), _j(3, "p", "pair", "b2", 0.0, "b1")]
+    prior = {"a1": 4.0, "a2": 3.8, "b1": 1.2, "b2": 1.0}
+    fit = fit_scale(judgements, prior=prior)
+    assert fit.scores["a1"] > fit.scores["a2"] > fit.scores["b1"] > fit.scores["b2"]
+    assert np.mean([fit.scores["a1"], fit.scores["a2"]]) == pytest.approx(3.9, abs=1e-6)

@@ -6,8 +6,10 @@ an agreement report.
   who is harsher than the others is corrected, and one who graded alone keeps their grades.
 - **Pairs** are fitted with the Bradley–Terry model by ``choix.opt_pairwise`` (maximum likelihood with a small
   L2 penalty; "about equal" counts as half a win each way). The BT utilities are put on the 0–5 grade scale by a
-  least-squares line through the images that also have grades, else through a prior (the model's scores), else
-  by matching the spread of human grades (about 1 grade per unit of utility).
+  least-squares line through the images that also have grades, else through a prior (the model's scores; within
+  each connected component of the comparison graph), else one grade per unit of utility; each connected component
+  gets its own offset (from its graded images, else the prior), since comparisons identify differences only
+  within a component.
 - **Combined** score of an image: the mean of its corrected grade(s) and its mapped pair score, weighted by how
   many judgements each rests on (a comparison counts as half a grade).
 
@@ -105,6 +107,62 @@ def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
     return (float(slope), float(intercept)) if slope > 0 else None
 
 
+def _components(pairs: Sequence[Judgement]) -> list[list[str]]:
+    """The connected components of the comparison graph (Bradley–Terry orders images only within one)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ids = sorted({j.sha256 for j in pairs} | {str(j.other_sha256) for j in pairs})
+    index = {sha: i for i, sha in enumerate(ids)}
+    rows = [index[j.sha256] for j in pairs]
+    cols = [index[str(j.other_sha256)] for j in pairs]
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), len(ids)))
+    _, labels = connected_components(graph, directed=False)
+    groups: dict[int, list[str]] = defaultdict(list)
+    for sha, label in zip(ids, labels, strict=True):
+        groups[int(label)].append(sha)
+    return list(groups.values())
+
+
+def _map_utilities(
+    utilities: Mapping[str, float],
+    components: Sequence[Sequence[str]],
+    quality: Mapping[str, float],
+    prior: Mapping[str, float],
+) -> dict[str, float]:
+    """Put Bradley–Terry utilities on the grade scale: one slope for all, one offset per connected component.
+
+    The slope comes from a line through the images that have grades, else the prior, else 1 (a unit of
+    utility is then one grade). Within a component only differences are identified, so its offset comes from its
+    graded images, else its images' prior scores, else the mean grade (2.5 without any)."""
+    both = [sha for sha in utilities if sha in quality]
+    line = _line(np.array([utilities[s] for s in both]), np.array([quality[s] for s in both]))
+    if line is None and prior:
+        centred_u, centred_p = [], []
+        for members in components:  # within-component differences only: offsets are unidentified
+            known = [s for s in members if s in prior]
+            if len(known) >= 2:
+                u = np.array([utilities[s] for s in known])
+                p = np.array([prior[s] for s in known])
+                centred_u.extend(u - u.mean())
+                centred_p.extend(p - p.mean())
+        fitted = _line(np.array(centred_u), np.array(centred_p))
+        line = None if fitted is None else (fitted[0], 0.0)
+    slope = line[0] if line is not None else 1.0
+    default = float(np.mean(list(quality.values()))) if quality else 2.5
+    mapped: dict[str, float] = {}
+    for members in components:
+        anchors = [s for s in members if s in quality] or [s for s in members if s in prior]
+        source = quality if any(s in quality for s in members) else prior
+        centre = float(np.mean([source[s] for s in anchors])) if anchors else default
+        offset = centre - slope * float(
+            np.mean([utilities[s] for s in anchors] if anchors else [utilities[s] for s in members])
+        )
+        for sha in members:
+            mapped[sha] = slope * utilities[sha] + offset
+    return mapped
+
+
 def fit_scale(judgements: Sequence[Judgement], prior: Mapping[str, float] | None = None) -> ScaleFit:
     """Fit one 0–5 score per judged image from grades and comparisons (see the module docstring).
 
@@ -119,15 +177,7 @@ def fit_scale(judgements: Sequence[Judgement], prior: Mapping[str, float] | None
     utilities, pair_support = _pair_fit(pairs)
     mapped: dict[str, float] = {}
     if utilities:
-        both = [sha for sha in utilities if sha in quality]
-        line = _line(np.array([utilities[s] for s in both]), np.array([quality[s] for s in both]))
-        if line is None and prior:
-            known = [sha for sha in utilities if sha in prior]
-            line = _line(np.array([utilities[s] for s in known]), np.array([prior[s] for s in known]))
-        if line is None:
-            centre = float(np.mean(list(quality.values()))) if quality else 2.5
-            line = (1.0, centre - float(np.mean(list(utilities.values()))))
-        mapped = {sha: line[0] * u + line[1] for sha, u in utilities.items()}
+        mapped = _map_utilities(utilities, _components(pairs), quality, prior or {})
     scores: dict[str, float] = {}
     support: dict[str, float] = {}
     for sha in set(quality) | set(mapped):

@@ -64,6 +64,7 @@ class Selector:
         neighbours: int = 8,
         mc_samples: int = 30,
         diversity_weight: float = 1.0,
+        uncertainty_weight: float = 1.0,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
@@ -72,6 +73,7 @@ class Selector:
         self.rng = np.random.default_rng(seed)
         self.mc_samples = mc_samples
         self.diversity_weight = diversity_weight
+        self.uncertainty_weight = uncertainty_weight
         self.pooled = pooled
         self.embedding = _reduce(embedding, seed=seed) if self.n else embedding
         self.labelled = np.zeros(self.n, dtype=bool)
@@ -155,7 +157,7 @@ class Selector:
         candidates = np.flatnonzero(free)
         if self.strategy == "random":
             return int(self.rng.choice(candidates))
-        uncertainty = self.std[candidates] / float(np.median(self.std))
+        uncertainty = self.uncertainty_weight * self.std[candidates] / float(np.median(self.std))
         diversity = 1.0 - self.max_similarity[candidates]
         value = uncertainty + self.diversity_weight * diversity
         return int(candidates[int(np.argmax(value))])
