@@ -256,35 +256,43 @@ def main() -> None:
     print("\nSRCC with the team standard on held-out photos (mean over seeds):")
     print(wide.round(3).to_string())
     print("\n" + "  ".join(f"{k} {v:.3f}" for k, v in timings(frame, head, settings).items()))
+    table.to_csv(ROOT / "runs" / "labelling_cost" / "results.csv", index=False)
     if args.plot:
-        import matplotlib
+        plot(table, base_srcc, budgets, args.plot)
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for (mode, strategy), part in table.groupby(["mode", "strategy"]):
-            style = "-" if strategy == "active" else "--"
-            ax.errorbar(
-                part["budget"],
-                part["srcc"],
-                yerr=part["sd"],
-                fmt=style + "o",
-                ms=3,
-                capsize=2,
-                label=f"{mode}, {strategy}",
-            )
-        ax.axhline(base_srcc, color="grey", lw=1, ls=":", label="unadapted model")
-        ax.set_xscale("log")
-        ax.set_xticks(budgets, [str(b) for b in budgets])
-        ax.set_xlabel("judgements")
-        ax.set_ylabel("SRCC with the team standard (held-out photos)")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.plot, dpi=120)
-        print(f"wrote {args.plot}")
+def plot(table: pd.DataFrame, base_srcc: float, budgets: tuple[int, ...], path: str) -> None:
+    """SRCC against judgements, one line per mode and strategy (error bars: SD over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for (mode, strategy), part in table.groupby(["mode", "strategy"]):
+        style = "-" if strategy == "active" else "--"
+        ax.errorbar(
+            part["budget"],
+            part["srcc"],
+            yerr=part.get("sd"),
+            fmt=style + "o",
+            ms=3,
+            capsize=2,
+            label=f"{mode}, {strategy}",
+        )
+    ax.axhline(base_srcc, color="grey", lw=1, ls=":", label="unadapted model")
+    ax.set_xscale("log")
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("judgements")
+    ax.set_ylabel("SRCC with the team standard (held-out photos)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

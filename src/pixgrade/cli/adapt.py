@@ -59,4 +59,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {report.output}" + (f" and {report.int8}" if report.int8 else "") + f" in {report.seconds:.0f} s")
     if report.int8_note:
         print(f"note: {report.int8_note}")
+    before, after = cv.get("before") or {}, cv.get("after") or {}
+    if after and before and not after["srcc"] > before["srcc"]:
+        print(
+            "warning: in cross-validation the adapted model does not rank the labels better than the base "
+            f"(SRCC {after['srcc']:.3f} vs {before['srcc']:.3f}); keep using the base model, or label more photos "
+            "(several annotators per photo make the labels less noisy)"
+        )
     return 0

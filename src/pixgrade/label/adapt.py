@@ -9,7 +9,8 @@ Two terms keep a few dozen labels from wrecking it:
 
 - **L2-SP**: a penalty on the distance of every head weight from the base model's (Li et al., "Explicit Inductive
   Bias for Transfer Learning with Convolutional Networks", ICML 2018), instead of a decay toward 0;
-- **anchoring**: on unlabelled images of the catalogue, the new head's scores (centred) are held to the base
+- **anchoring**: on images of the catalogue (up to ``anchor_samples`` unlabelled ones, plus the labelled), the new
+  head's scores (centred) are held to the base
   head's (centred), with a weight that falls as labels grow (``anchor_weight * 50 / (50 + n_labels)``); the
   overall level can move freely (a harsher team standard), the ordering of unlabelled photos only as far as the
   labels justify.
@@ -298,8 +299,9 @@ def adapt_catalog(
         raise ConfigError(f"{catalog}: none of the judged images could be read")
     x = table.pooled[[index[s] for s in labelled]]
     y = np.array([fit.scores[s] for s in labelled], dtype=np.float32)
-    anchor_rows = [index[s] for s in anchors if s in index]
-    anchor_x = table.pooled[anchor_rows] if anchor_rows else None
+    # anchors: unlabelled catalogue images, and the labelled ones too (a catalogue may hold only those)
+    anchor_rows = [index[s] for s in anchors if s in index] + [index[s] for s in labelled]
+    anchor_x = table.pooled[anchor_rows]
     basis = FeatureBasis.fit(table.pooled, settings.rank, seed=settings.seed)
     report = cross_validate(net.score_head, x, y, anchor_x, settings, folds=folds, seed=settings.seed, basis=basis)
     head = fine_tune_head(net.score_head, x, y, anchor_x, settings, basis)
