@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "export": 5,
     "report": 5,
     "provenance": 5,
+    "fullref": 5,
     "engines": 6,
     "label": 6,
     "cli": 7,

@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "serve": "serve",
     "label": "label",
     "adapt": "adapt",
+    "compare": "compare",
+    "renditions": "renditions",
 }
 
 
@@ -54,6 +56,7 @@ EXTRA_OF_MODULE: dict[str, tuple[str, str]] = {
     "markdown_it": ("markdown-it-py", "serve"),
     "ray": ("Ray", "ray"),
     "datasets": ("Hugging Face datasets", "datasets"),
+    "skimage": ("scikit-image", "fullref"),
 }
 # a command whose missing torch is better named by another extra (exporting needs torch and onnx: pixgrade[onnx])
 _EXTRA_OF_COMMAND = {("export", "torch"): "onnx"}
