@@ -25,7 +25,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
     imp = sub.add_parser("import", help="convert a labels file (LIVE-C, KonIQ-10k, grades) into a manifest")
     imp.add_argument("source", type=Path, help="labels CSV")
-    imp.add_argument("--format", required=True, choices=("livec", "koniq", "grades"), help="layout of SRC")
+    imp.add_argument(
+        "--layout",
+        "--format",
+        dest="format",
+        required=True,
+        choices=("livec", "koniq", "grades"),
+        help="layout of SRC (--format: deprecated alias; --format means an output format elsewhere)",
+    )
     imp.add_argument("-o", "--output", required=True, type=Path, help="manifest CSV to write")
     imp.add_argument("--image-dir", type=Path, help="koniq only: folder of the images (default: found near SRC)")
     imp.add_argument(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders (searched recursively)")
     parser.add_argument(
-        "-o", "--output", metavar="FILE", help="results table: .csv, .jsonl or .parquet (default: a table on stdout)"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="results table: .csv, .jsonl or .parquet; - = JSON lines on stdout (default: a table on stdout)",
     )
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with thumbnails")
     add_model_options(parser, "processes decoding and measuring images (0 = in this process; default: one per CPU)")
@@ -128,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     from pixgrade.errors import ConfigError
     from pixgrade.pipeline import check_output
 
-    output = Path(args.output) if args.output else None
+    args.jsonl_stdout = args.output == "-"
+    output = Path(args.output) if args.output and not args.jsonl_stdout else None
     html = Path(args.html) if args.html else None
     if args.engine == "ray":
         from pixgrade.cli import ray_support
@@ -227,7 +232,7 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
             file=sys.stderr,
             disable=args.no_progress or None,
         ) as bar:
-            if output is None:
+            if output is None and not args.jsonl_stdout:
                 header = f"{'score':>5}  {'grade':>5}  {'presentation':>12}  {'main_score':>10}  path  reasons"
                 tqdm.write(header, file=sys.stdout)
             walked = (ImageResult(path=f, error=cause) for f, cause in unreadable_todo.items())
@@ -239,10 +244,13 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
                 row = result.to_row()
                 if writer is not None:
                     writer.write(row)
+                elif args.jsonl_stdout:
+                    sys.stdout.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
+                    sys.stdout.flush()
                 else:
                     tqdm.write(_table_line(row), file=sys.stdout)
-                    if html is not None:
-                        rows.append(row)
+                if writer is None and html is not None:
+                    rows.append(row)
                 n_scored += result.error is None
                 n_failed += result.error is not None
                 bar.update(1)
