@@ -23,6 +23,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--base", default="default", help="'default' (shipped model) or a checkpoint")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="team.safetensors to write")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    parser.add_argument(
+        "--anchor-weight",
+        type=float,
+        default=1.0,
+        help="how strongly unlabelled photos keep the base model's ordering (default: 1; 5 is safer with few, noisy "
+        "labels and a catalogue holding little else, see docs/labelling.md)",
+    )
+    parser.add_argument("--l2sp", type=float, default=1e-2, help="pull of the head's weights toward the base's")
     parser.add_argument("--no-int8", dest="int8", action="store_false", help="do not write the INT8 export")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -40,14 +48,23 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from pixgrade.errors import ConfigError
-    from pixgrade.label.adapt import adapt_catalog
+    from pixgrade.label.adapt import AdaptSettings, adapt_catalog
 
     if not Path(args.catalog).is_file():
         raise ConfigError(f"{args.catalog}: catalogue not found")
     if args.folds < 2:
         raise ConfigError("--folds must be at least 2")
+    if args.anchor_weight < 0 or args.l2sp < 0:
+        raise ConfigError("--anchor-weight and --l2sp must be >= 0")
+    settings = AdaptSettings(anchor_weight=args.anchor_weight, l2sp=args.l2sp)
     report = adapt_catalog(
-        args.catalog, args.output, args.base, folds=args.folds, int8=args.int8, overwrite=args.overwrite
+        args.catalog,
+        args.output,
+        args.base,
+        folds=args.folds,
+        settings=settings,
+        int8=args.int8,
+        overwrite=args.overwrite,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
