@@ -128,3 +128,14 @@ def test_version_names_the_model_and_runtimes(capsys: pytest.CaptureFixture[str]
     assert out.startswith(f"pixgrade {__version__}\n")
     assert "model: pixgrade_mnv2 (weights sha256 " in out
     assert "onnxruntime " in out and "torch " in out and "python: " in out
+
+
+def test_main_puts_stderr_and_the_environment_back(tmp_path: Path) -> None:
+    import os
+
+    before, variable = sys.stderr, os.environ.get("TQDM_DISABLE")
+    out = tmp_path / "r.csv"
+    assert main(["score", str(EXAMPLES / "mug_good.jpg"), "-o", str(out), "--no-progress", "--model", "none"]) == 0
+    assert main(["score", str(EXAMPLES / "mug_good.jpg"), "-o", str(out), "-q", "--overwrite", "--model", "none"]) == 0
+    assert sys.stderr is before
+    assert os.environ.get("TQDM_DISABLE") == variable

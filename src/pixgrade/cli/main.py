@@ -214,6 +214,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     for (command, old), new in DEPRECATED_FLAGS.items():
         if old in argv and command in ("*", args.command):
             print(f"pixgrade {args.command}: warning: {old} is deprecated; use {new}", file=sys.stderr)
+    stderr, tqdm_disable = sys.stderr, os.environ.get("TQDM_DISABLE")
+    try:  # the stream and variable are put back afterwards: main() may be called in a longer-lived process
+        return _run_command(parser, args, quiet)
+    finally:
+        sys.stderr = stderr
+        if tqdm_disable is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = tqdm_disable
+
+
+def _run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, quiet: bool) -> int:
     if quiet:
         sys.stderr = _QuietStream(sys.stderr)  # type: ignore[assignment]
     elif getattr(args, "no_progress", False):
