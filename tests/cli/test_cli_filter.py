@@ -307,3 +307,18 @@ def test_summary_counts_best_available_main_images(shop: Path, tmp_path: Path, c
         assert 0.0 <= float(d[name]["main_score"]) <= 1.0
     assert d["broken.jpg"]["presentation"] == "" and d["good_copy.jpg"]["cluster"] == d["good.jpg"]["cluster"] != ""
     assert "kept copy of duplicate cluster" in d["good.jpg"]["notes"]
+
+
+def test_strip_metadata_copies_carry_no_exif(shop: Path, tmp_path: Path) -> None:
+    good = shop / "SKU1" / "good.jpg"
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0)}  # a GPS position
+    Image.open(good).save(good, quality=92, exif=exif.tobytes())
+    original = good.read_bytes()
+    out = tmp_path / "out"
+    assert main(["filter", str(shop), "--policy", "amazon-main", "-o", str(out), "--strip-metadata", *FAST]) == 1
+    copy = out / "accepted" / "SKU1" / "good.jpg"
+    with Image.open(copy) as im:
+        assert not im.getexif()
+    assert good.read_bytes() == original  # the original keeps its metadata
+    assert main(["filter", str(shop), "-o", str(tmp_path / "o2"), "--strip-metadata", "--move", *FAST]) == 2

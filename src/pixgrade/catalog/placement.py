@@ -16,6 +16,7 @@ import errno
 import filecmp
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -92,8 +93,48 @@ def _move_link(src: Path, folder: Path) -> Path:
         return dst
 
 
-def place_file(src: str | Path, folder: str | Path, mode: Mode = "copy", *, dry_run: bool = False) -> tuple[Path, bool]:
-    """Put ``src`` into ``folder`` by ``mode``.
+def _place_content(
+    src: Path, folder: Path, content: Callable[[Path], tuple[bytes, str]], dry_run: bool
+) -> tuple[Path, bool]:
+    """Write ``content(src)`` (the bytes and the file suffix) as a new file in ``folder``, named after ``src``."""
+    try:
+        data, suffix = content(src)
+    except (ValueError, SyntaxError, EOFError) as exc:  # a decoder's complaint, reported like a read error
+        raise OSError(f"cannot re-encode: {exc}") from exc
+    name = src.stem + suffix
+    stem, n = src.stem, 1
+    candidate = folder / name
+    while candidate.exists() or candidate.is_symlink():  # a re-run finds its own earlier copy
+        try:
+            if candidate.is_file() and not candidate.is_symlink() and candidate.read_bytes() == data:
+                return candidate, False
+        except OSError:
+            pass
+        candidate = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    if dry_run:
+        return candidate, True
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = unique_destination(folder, f".{name}.pixgrade-part")
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+        return _link_exclusive(tmp, folder, name), True
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def place_file(
+    src: str | Path,
+    folder: str | Path,
+    mode: Mode = "copy",
+    *,
+    dry_run: bool = False,
+    content: Callable[[Path], tuple[bytes, str]] | None = None,
+) -> tuple[Path, bool]:
+    """Put ``src`` into ``folder`` by ``mode``. With ``content`` (copies only), the copy holds ``content(src)``
+    (bytes and file suffix, e.g. :func:`pixgrade.io.metadata.stripped_copy`) instead of the file's own bytes.
 
     Returns:
         The destination path, and whether anything was (or, with ``dry_run``, would be) written: False when an
@@ -103,6 +144,10 @@ def place_file(src: str | Path, folder: str | Path, mode: Mode = "copy", *, dry_
     folder = Path(folder)
     if mode not in ("copy", "symlink", "move"):
         raise ValueError(f"unknown mode {mode!r}; choose copy, symlink or move")
+    if content is not None:
+        if mode != "copy":
+            raise ValueError("content applies to copies only")
+        return _place_content(src, folder, content, dry_run)
     existing = _already_placed(src, folder, mode)
     if existing is not None:
         return existing, False  # already there (a re-run); a move then leaves the source alone

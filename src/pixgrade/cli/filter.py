@@ -109,6 +109,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         const="move",
         help="move the originals (never replacing a file); only when you ask for it",
     )
+    parser.add_argument(
+        "--strip-metadata",
+        action="store_true",
+        help="copies without EXIF (GPS position, camera, dates), XMP, IPTC or comments: re-encoded with orientation "
+        "applied, JPEG with its own quantisation tables, PNG/WebP losslessly, other formats as PNG; ICC profile "
+        "kept; originals untouched (with --copy only)",
+    )
     action.add_argument(
         "--no-files",
         dest="placement",
@@ -235,6 +242,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give an output folder with -o OUTDIR (or use --dry-run)")
     if not 0.0 < args.similarity <= 1.0:
         raise ConfigError(f"--similarity must be in (0, 1], got {args.similarity}")
+    if getattr(args, "strip_metadata", False) and args.placement != "copy":
+        raise ConfigError(
+            "--strip-metadata applies to copies (--copy, the default), not to --symlink, --move or --no-files"
+        )
     policy = load_policy(args.policy)
     outdir = Path(args.output) if args.output else None
     if outdir is not None and outdir.exists() and not outdir.is_dir():
@@ -340,6 +351,11 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
         )
 
     destinations: dict[str, str] = {}
+    content = None
+    if getattr(args, "strip_metadata", False):
+        from pixgrade.io.metadata import stripped_copy
+
+        content = stripped_copy
     if args.placement != "none" and outdir is not None:
         for record in outcome.records:
             decision = record.decision
@@ -352,7 +368,7 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
             try:
                 if moving:
                     journal.intend(record.path, folder, record.result.sha256)  # type: ignore[union-attr]
-                dst, changed = place_file(current, folder, args.placement, dry_run=args.dry_run)
+                dst, changed = place_file(current, folder, args.placement, dry_run=args.dry_run, content=content)
                 if moving and (changed or record.location is not None):
                     journal.moved(record.path, dst)  # type: ignore[union-attr]
             except OSError as exc:
