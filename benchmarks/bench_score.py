@@ -60,10 +60,10 @@ def load_model(model: str | None):  # type: ignore[no-untyped-def]
         predictor = load_predictor(model)
     else:
         from pixgrade.model import create_model
-        from pixgrade.model.predictor import Predictor
+        from pixgrade.model.predictor import TorchPredictor
 
         torch.manual_seed(0)
-        predictor = Predictor(create_model(pretrained_backbone=False))
+        predictor = TorchPredictor(create_model(pretrained_backbone=False))
     return predictor
 
 

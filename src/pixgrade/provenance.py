@@ -32,7 +32,7 @@ def model_sha256(model: Any) -> str | None:
         return None
     path = getattr(model, "path", None)  # an ONNX predictor knows its file
     if isinstance(model, str | Path):
-        from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+        from pixgrade.model.loader import DEFAULT_MODEL_PATH
 
         path = DEFAULT_MODEL_PATH if str(model) == "default" else Path(model)
     if path is None or not Path(path).is_file():

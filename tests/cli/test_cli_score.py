@@ -129,9 +129,9 @@ def test_usage_errors_exit_2_and_touch_nothing(
 def test_default_model_missing_is_a_clear_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pixgrade.model.predictor
+    import pixgrade.model.loader
 
-    monkeypatch.setattr(pixgrade.model.predictor, "DEFAULT_MODEL_PATH", tmp_path / "not-installed.safetensors")
+    monkeypatch.setattr(pixgrade.model.loader, "DEFAULT_MODEL_PATH", tmp_path / "not-installed.safetensors")
     make_images(tmp_path / "imgs", 1)
     assert main(["score", str(tmp_path / "imgs"), "--no-progress", "-o", str(tmp_path / "r.csv")]) == 2
     assert "--model none" in capsys.readouterr().err

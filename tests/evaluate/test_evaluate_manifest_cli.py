@@ -1,4 +1,4 @@
-"""evaluate_manifest with a fake and with the real Predictor, and `pixgrade evaluate` (outputs, resume, errors)."""
+"""evaluate_manifest with a fake and with the real TorchPredictor, and `pixgrade evaluate` (outputs, resume, errors)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from evaluate_testkit import BrightnessPredictor, write_labelled_set
 
-import pixgrade.model.predictor as predictor_module
+import pixgrade.model.loader as loader_module
 from pixgrade.cli.main import main
 from pixgrade.data import load_manifest
 from pixgrade.evaluate import PREDICTION_COLUMNS, evaluate_manifest
@@ -44,11 +44,11 @@ def test_bad_and_missing_images_are_recorded_and_the_rest_goes_on(tmp_path: Path
 
 
 def test_with_the_real_predictor(tmp_path: Path) -> None:
-    """The lead's Predictor (untrained network, random init) fits the runner's expectations."""
+    """The lead's TorchPredictor (untrained network, random init) fits the runner's expectations."""
     from pixgrade.model.net import create_model
-    from pixgrade.model.predictor import Predictor
+    from pixgrade.model.predictor import TorchPredictor
 
-    predictor = Predictor(create_model(pretrained_backbone=False))
+    predictor = TorchPredictor(create_model(pretrained_backbone=False))
     manifest = load_manifest(write_labelled_set(tmp_path / "set", n=3, size=64))
     table = evaluate_manifest(manifest, predictor, batch_size=2)
     assert table["pred"].between(0, 5).all() and len(table) == 3
@@ -63,7 +63,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> BrightnessPredictor:
             raise FileNotFoundError(f"{model}: model checkpoint not found")
         return fake
 
-    monkeypatch.setattr(predictor_module, "load_predictor", load)
+    monkeypatch.setattr(loader_module, "load_predictor", load)
     return fake
 
 

@@ -18,13 +18,13 @@ from torch import nn
 
 from pixgrade.explain import EXPLAIN_METHODS, encode_png, explain_image, overlay_heatmap, write_png
 from pixgrade.model import create_model
-from pixgrade.model.predictor import DEFAULT_MODEL_PATH, Predictor
+from pixgrade.model.predictor import DEFAULT_MODEL_PATH, TorchPredictor
 
 
 @pytest.fixture(scope="module")
-def predictor() -> Predictor:
+def predictor() -> TorchPredictor:
     torch.manual_seed(0)
-    return Predictor(create_model(pretrained_backbone=False))
+    return TorchPredictor(create_model(pretrained_backbone=False))
 
 
 def _textured(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -59,7 +59,7 @@ def _noisy_region(rgb: np.ndarray, region: tuple[slice, slice], sigma: float = 4
 
 
 @pytest.mark.parametrize(("height", "width"), [(96, 128), (70, 150), (40, 33)])
-def test_heatmap_has_the_image_size_and_range(predictor: Predictor, height: int, width: int) -> None:
+def test_heatmap_has_the_image_size_and_range(predictor: TorchPredictor, height: int, width: int) -> None:
     rgb = _textured(height, width)
     explanation = explain_image(predictor, rgb)
     heat = explanation.heat
@@ -73,7 +73,7 @@ def test_heatmap_has_the_image_size_and_range(predictor: Predictor, height: int,
     assert explanation.grid[0] >= 1 and explanation.grid[1] >= 1
 
 
-def test_explained_score_is_the_predictors_score(predictor: Predictor) -> None:
+def test_explained_score_is_the_predictors_score(predictor: TorchPredictor) -> None:
     rgb = _textured(96, 128, seed=3)
     explanation = explain_image(predictor, rgb)
     (output,) = predictor.predict([rgb])
@@ -82,7 +82,7 @@ def test_explained_score_is_the_predictors_score(predictor: Predictor) -> None:
         assert explanation.severities[name] == pytest.approx(value, abs=1e-4)
 
 
-def test_every_method_and_an_earlier_stage_work(predictor: Predictor) -> None:
+def test_every_method_and_an_earlier_stage_work(predictor: TorchPredictor) -> None:
     rgb = _textured(64, 64, seed=5)
     for method in EXPLAIN_METHODS:
         for stage in (-1, 2):
@@ -119,7 +119,7 @@ def test_no_heat_when_nothing_lowers_the_score() -> None:
     assert heat.shape == (64, 64) and not heat.any()
 
 
-def test_bad_inputs_are_refused_with_clear_messages(predictor: Predictor) -> None:
+def test_bad_inputs_are_refused_with_clear_messages(predictor: TorchPredictor) -> None:
     with pytest.raises(ValueError, match=r"RGB uint8 array of shape \(H, W, 3\)"):
         explain_image(predictor, np.zeros((32, 32), np.uint8))
     with pytest.raises(ValueError, match="RGB uint8"):

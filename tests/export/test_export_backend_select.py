@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import pixgrade.model.predictor as predictor_module
+import pixgrade.model.loader as loader_module
+import pixgrade.model.torch_backend as torch_backend_module
 from pixgrade.export import read_onnx_metadata
 from pixgrade.model.onnx_predictor import OnnxModelError, OnnxPredictor
-from pixgrade.model.predictor import Predictor, int8_path_for, load_predictor
+from pixgrade.model.predictor import TorchPredictor, int8_path_for, load_predictor
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +57,7 @@ def test_int8_file_name_convention() -> None:
 
 def test_auto_prefers_an_up_to_date_int8_export(checkpoint: Path, int8_file: Path, tmp_path: Path, caplog) -> None:
     ckpt = _models_folder(checkpoint, tmp_path / "models", int8_file)
-    with caplog.at_level(logging.INFO, logger="pixgrade.model.predictor"):
+    with caplog.at_level(logging.INFO, logger="pixgrade.model.loader"):
         predictor = load_predictor(ckpt, backend="auto")
     assert isinstance(predictor, OnnxPredictor) and predictor.backend == "int8"
     assert predictor.path == int8_path_for(ckpt)
@@ -77,7 +78,7 @@ def test_a_stale_int8_export_is_never_used(checkpoint: Path, int8_file: Path, tm
     data = bytearray(ckpt.read_bytes())
     data[-1] ^= 1  # the weights change (e.g. retrained) but the INT8 file is the old one
     ckpt.write_bytes(bytes(data))
-    with caplog.at_level(logging.WARNING, logger="pixgrade.model.predictor"):
+    with caplog.at_level(logging.WARNING, logger="pixgrade.model.loader"):
         predictor = load_predictor(ckpt, backend="auto")
     assert isinstance(predictor, OnnxPredictor) and predictor.backend == "onnx"
     assert "stale" in caplog.text and "pixgrade export --int8" in caplog.text
@@ -91,16 +92,16 @@ def test_fp32_ignores_the_int8_export(checkpoint: Path, int8_file: Path, tmp_pat
     assert isinstance(predictor, OnnxPredictor) and predictor.quantization is None
     assert isinstance(load_predictor(ckpt, backend="onnx"), OnnxPredictor)
     assert load_predictor(ckpt, backend="onnx").quantization is None
-    assert isinstance(load_predictor(ckpt, backend="torch"), Predictor)
+    assert isinstance(load_predictor(ckpt, backend="torch"), TorchPredictor)
 
 
 def test_without_onnxruntime_auto_and_fp32_run_torch(
     checkpoint: Path, int8_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ckpt = _models_folder(checkpoint, tmp_path / "models", int8_file)
-    monkeypatch.setattr(predictor_module, "_runtime_available", lambda: False)
-    assert isinstance(load_predictor(ckpt, backend="auto"), Predictor)
-    assert isinstance(load_predictor(ckpt, backend="fp32"), Predictor)
+    monkeypatch.setattr(loader_module, "_runtime_available", lambda: False)
+    assert isinstance(load_predictor(ckpt, backend="auto"), TorchPredictor)
+    assert isinstance(load_predictor(ckpt, backend="fp32"), TorchPredictor)
     for backend in ("int8", "onnx"):
         with pytest.raises(ImportError, match="onnxruntime"):
             load_predictor(ckpt, backend=backend)
@@ -124,17 +125,17 @@ def test_torch_threads_apply_when_the_torch_backend_loads(
     import torch
 
     ckpt = _models_folder(checkpoint, tmp_path / "models")
-    monkeypatch.setattr(predictor_module, "_TORCH_THREADS", None)
+    monkeypatch.setattr(torch_backend_module, "_TORCH_THREADS", None)
     before = torch.get_num_threads()
     try:
-        predictor_module.set_torch_threads(1)
+        torch_backend_module.set_torch_threads(1)
         torch.set_num_threads(2)  # changed behind pixgrade's back: the torch backend sets it again when it loads
         load_predictor(ckpt, backend="torch")
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match=">= 1"):
-        predictor_module.set_torch_threads(0)
+        torch_backend_module.set_torch_threads(0)
 
 
 def test_the_cli_offers_exactly_the_backends_load_predictor_accepts() -> None:

@@ -17,13 +17,13 @@ from pixgrade.model.onnx_predictor import (
     export_onnx,
     read_onnx_metadata,
 )
-from pixgrade.model.predictor import Predictor, load_predictor
+from pixgrade.model.predictor import TorchPredictor, load_predictor
 
 FP32_SCORE_TOLERANCE = 1e-3  # stricter than the 0.02 the docs promise; fp32 ORT and torch differ by ~1e-6
 
 
 def test_fp32_outputs_match_torch(small_net: QualityNet, fp32_onnx: Path, sample_images: list[np.ndarray]) -> None:
-    torch_out = Predictor(small_net).predict(sample_images)
+    torch_out = TorchPredictor(small_net).predict(sample_images)
     onnx_out = OnnxPredictor(fp32_onnx).predict(sample_images)
     scores = np.array([o.score for o in torch_out])
     assert np.ptp(scores) > 0.01, "test model gives the same score to every image: parity would prove nothing"
@@ -47,7 +47,7 @@ def test_embed_matches_predict(fp32_onnx: Path, sample_images: list[np.ndarray])
 
 
 def test_predictor_is_a_drop_in(small_net: QualityNet, fp32_onnx: Path) -> None:
-    torch_predictor, onnx_predictor = Predictor(small_net), OnnxPredictor(fp32_onnx)
+    torch_predictor, onnx_predictor = TorchPredictor(small_net), OnnxPredictor(fp32_onnx)
     assert onnx_predictor.backend == "onnx" and torch_predictor.backend == "torch"
     for attribute in ("input_max_side", "min_side", "severity_names"):
         assert getattr(onnx_predictor, attribute) == getattr(torch_predictor, attribute)
@@ -170,7 +170,7 @@ def test_package_weights_folder_is_never_the_cache(isolated_cache: Path) -> None
 
 def test_backend_choices(checkpoint: Path, fp32_onnx: Path, tmp_path: Path, isolated_cache: Path) -> None:
     ckpt = _copy_checkpoint(checkpoint, tmp_path / "models")
-    assert isinstance(load_predictor(ckpt, backend="torch"), Predictor)
+    assert isinstance(load_predictor(ckpt, backend="torch"), TorchPredictor)
     assert isinstance(load_predictor(fp32_onnx, backend="auto"), OnnxPredictor)
     assert isinstance(load_predictor(fp32_onnx, backend="onnx"), OnnxPredictor)
     with pytest.raises(ValueError, match="ONNX model needs backend"):
@@ -191,9 +191,9 @@ def test_auto_falls_back_to_torch_when_export_fails(
 
     monkeypatch.setattr(onnx_module, "export_onnx", broken_export)
     ckpt = _copy_checkpoint(checkpoint, tmp_path / "models")
-    with caplog.at_level(logging.WARNING, logger="pixgrade.model.predictor"):
+    with caplog.at_level(logging.WARNING, logger="pixgrade.model.loader"):
         predictor = load_predictor(ckpt, backend="auto")
-    assert isinstance(predictor, Predictor)
+    assert isinstance(predictor, TorchPredictor)
     assert "exporter exploded" in caplog.text and "using torch" in caplog.text
     with pytest.raises(RuntimeError, match="exporter exploded"):
         load_predictor(ckpt, backend="onnx")

@@ -10,7 +10,7 @@ import torch
 
 from pixgrade.model import SEVERITY_NAMES, create_backbone, create_model, list_backbones, list_models
 from pixgrade.model.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
-from pixgrade.model.predictor import Predictor, resize_for_model
+from pixgrade.model.predictor import TorchPredictor, resize_for_model
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -115,7 +115,7 @@ def test_resize_policy_caps_longest_side_and_never_upscales_needlessly() -> None
 
 
 def test_predictor_scores_any_size_and_names_severities() -> None:
-    predictor = Predictor(create_model())
+    predictor = TorchPredictor(create_model())
     outs = predictor.predict([np.full((50, 70, 3), 128, np.uint8), np.zeros((700, 300, 3), np.uint8)])
     assert len(outs) == 2
     for out in outs:

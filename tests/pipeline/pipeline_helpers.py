@@ -89,7 +89,7 @@ class LightOutput:
 
 
 class FakePredictor:
-    """Stands in for ``pixgrade.model.predictor.Predictor``: a score from mean brightness, fixed severities."""
+    """Stands in for ``pixgrade.model.predictor.TorchPredictor``: a score from mean brightness, fixed severities."""
 
     input_max_side = 128
     min_side = 32

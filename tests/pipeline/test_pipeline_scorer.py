@@ -153,10 +153,10 @@ def test_factor_subset(tmp_path: Path) -> None:
 def test_random_weight_model_end_to_end(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from pixgrade.model import create_model
-    from pixgrade.model.predictor import Predictor
+    from pixgrade.model.predictor import TorchPredictor
 
     torch.manual_seed(0)
-    predictor = Predictor(create_model(pretrained_backbone=False))
+    predictor = TorchPredictor(create_model(pretrained_backbone=False))
     paths = [save(product_photo(96, 128, seed=i), tmp_path / f"{i}.jpg", quality=90) for i in range(2)]
     results = list(Scorer(model=predictor).score_paths(paths, workers=0, batch_size=2))
     for result in results:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from serve_testkit import FakePredictor, encode, make_rgb
 
 from pixgrade.model import create_model
-from pixgrade.model.predictor import Predictor
+from pixgrade.model.predictor import TorchPredictor
 from pixgrade.pipeline.scorer import Scorer
 from pixgrade.serve.app import create_app
 
@@ -25,10 +25,10 @@ def one_torch_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def random_predictor() -> Predictor:
+def random_predictor() -> TorchPredictor:
     """The real QualityNet architecture with random weights (trained weights are not needed for mechanics)."""
     torch.manual_seed(0)
-    return Predictor(create_model(pretrained_backbone=False))
+    return TorchPredictor(create_model(pretrained_backbone=False))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 from serve_testkit import encode, product_photo
 
-from pixgrade.model.predictor import Predictor
+from pixgrade.model.predictor import TorchPredictor
 from pixgrade.pipeline.scorer import Scorer
 from pixgrade.serve.app import create_app
 
@@ -59,7 +59,7 @@ def _serve(scorer: Scorer) -> Iterator[str]:
 
 
 @pytest.fixture
-def server(random_predictor: Predictor) -> Iterator[str]:
+def server(random_predictor: TorchPredictor) -> Iterator[str]:
     with _serve(Scorer(model=random_predictor)) as url:
         yield url
 

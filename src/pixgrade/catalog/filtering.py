@@ -160,7 +160,7 @@ def model_base_key(model: Any) -> str:
     if isinstance(model, str | Path):
         path = Path(model)
         if str(model) == "default":
-            from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+            from pixgrade.model.loader import DEFAULT_MODEL_PATH
 
             path = DEFAULT_MODEL_PATH
         digest = sha256_file(path)[:16] if path.is_file() else "missing"

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     predictor = None
     model_name = None
     if args.model.lower() != "none":
-        from pixgrade.model.predictor import DEFAULT_MODEL_PATH, load_predictor
+        from pixgrade.model.loader import DEFAULT_MODEL_PATH, load_predictor
 
         if args.model == "default" and not DEFAULT_MODEL_PATH.is_file():
             raise ConfigError("the default model weights are not installed; use --model none or --model PATH")

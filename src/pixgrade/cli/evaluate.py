@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         raise PixgradeError(f"{names}: already exist(s); pass --resume to continue or --force to replace")
     manifest = load_manifest(args.manifest, on_missing="keep")  # missing images are reported per row
 
-    from pixgrade.model.predictor import load_predictor
+    from pixgrade.model.loader import load_predictor
 
     backend = args.backend
     if backend is None:

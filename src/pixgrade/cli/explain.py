@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pixgrade.cli.options import add_model_options
 from pixgrade.errors import ConfigError, PixgradeError
 
 
@@ -24,7 +25,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("image", help="the image file")
     parser.add_argument("-o", "--output", required=True, help="overlay PNG to write")
     parser.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
-    parser.add_argument("--model", default="default", help="'default' (shipped weights) or a checkpoint path")
+    add_model_options(parser)
     parser.add_argument(
         "--method", default="gradcam", choices=("gradcam", "gradcam_classic"), help="explanation method"
     )
@@ -44,13 +45,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("explain needs the quality model; --model none has no heatmap")
 
     from pixgrade.explain import overlay_heatmap, write_png
+    from pixgrade.model.reference import resolve_model
     from pixgrade.pipeline.analysis import analyse
     from pixgrade.pipeline.scorer import Scorer
 
+    model = resolve_model(args.model, args.backend)  # ConfigError naming what to pass instead
     try:
         # the scoring backend of `pixgrade score` (the score is the same); the heatmap's gradients come from the
         # same checkpoint on PyTorch (Scorer.explainer)
-        scorer = Scorer(model=args.model)
+        scorer = Scorer(model=model)
     except FileNotFoundError as exc:
         raise ConfigError(f"{exc}; pass --model CHECKPOINT to use a trained checkpoint") from None
     if not scorer.can_explain:

@@ -251,19 +251,10 @@ def run(args: argparse.Namespace) -> int:
     if outdir is not None and outdir.exists() and not outdir.is_dir():
         raise ConfigError(f"{outdir}: exists and is not a folder")
 
-    model: str | None = args.model
-    if model is not None and model.lower() == "none":
-        model = None
-    elif model is not None and model != "default" and not Path(model).is_file():
-        raise ConfigError(f"{model}: model checkpoint not found (use --model default, none or a checkpoint path)")
-    if model == "default":
-        from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+    from pixgrade.model.reference import resolve_model
 
-        if not DEFAULT_MODEL_PATH.is_file():
-            raise ConfigError(
-                f"the default model weights are not installed ({DEFAULT_MODEL_PATH}); use --model none for "
-                "measures only, or --model PATH for a checkpoint"
-            )
+    ref = resolve_model(args.model, args.backend)  # ConfigError naming what to pass instead
+    model = None if ref.is_none else ref.name
 
     settings = FilterSettings(
         policy=policy,

@@ -84,7 +84,7 @@ def version_text() -> str:
 
     lines = [f"pixgrade {__version__}"]
     try:
-        from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+        from pixgrade.model.loader import DEFAULT_MODEL_PATH
         from pixgrade.provenance import model_sha256
 
         digest = model_sha256("default")

@@ -36,8 +36,10 @@ BACKEND_HELP = (
 )
 
 
-def add_model_options(parser: argparse.ArgumentParser, workers_help: str) -> None:
-    """``--model``, ``--backend`` and ``--workers``, as every command that scores images takes them."""
+def add_model_options(parser: argparse.ArgumentParser, workers_help: str | None = None) -> None:
+    """``--model`` and ``--backend``, as every command that runs the model takes them (``score``, ``filter``,
+    ``serve``, ``explain``; resolved by :func:`pixgrade.model.reference.resolve_model`), and ``--workers`` when
+    ``workers_help`` is given."""
     parser.add_argument(
         "--model",
         default="default",
@@ -45,4 +47,5 @@ def add_model_options(parser: argparse.ArgumentParser, workers_help: str) -> Non
         help="'default' (shipped model), 'none' (measures only: a documented heuristic score), or a checkpoint",
     )
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help=BACKEND_HELP)
-    parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N", help=workers_help)
+    if workers_help is not None:
+        parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N", help=workers_help)

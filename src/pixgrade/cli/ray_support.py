@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from pixgrade.errors import ConfigError
@@ -68,11 +67,11 @@ def filter_engine(args: argparse.Namespace) -> Any:
 
 
 def scorer_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``Scorer`` arguments the Ray actors need (they must be picklable: no loaded model)."""
-    model: str | None = args.model
-    if model is not None and model.lower() == "none":
-        model = None
-    return {"model": model, "backend": args.backend, "max_pixels": args.max_pixels}
+    """The ``Scorer`` arguments the Ray actors need (they must be picklable: a checked ``ModelRef``, no loaded
+    model)."""
+    from pixgrade.model.reference import resolve_model
+
+    return {"model": resolve_model(args.model, args.backend), "max_pixels": args.max_pixels}
 
 
 def ray_parquet_output(args: argparse.Namespace) -> bool:
@@ -124,16 +123,6 @@ def ray_results(args: argparse.Namespace, files: Sequence[str]) -> Iterator[Any]
 
 def check_ray_model(args: argparse.Namespace) -> None:
     """The model path must exist here (and, on a cluster, at the same place on every worker)."""
-    model = args.model
-    if model is None or model.lower() == "none":
-        return
-    if model == "default":
-        from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+    from pixgrade.model.reference import resolve_model
 
-        if not DEFAULT_MODEL_PATH.is_file():
-            raise ConfigError(
-                f"the default model weights are not installed ({DEFAULT_MODEL_PATH}); use --model none for "
-                "measures only, or --model PATH for a checkpoint"
-            )
-    elif not Path(model).is_file():
-        raise ConfigError(f"{model}: model checkpoint not found (use --model default, none or a checkpoint path)")
+    resolve_model(args.model, args.backend)

@@ -101,27 +101,18 @@ def _table_line(row: dict[str, Any]) -> str:
 
 def _load_scorer(args: argparse.Namespace) -> Any:
     from pixgrade.errors import ConfigError
+    from pixgrade.model.reference import resolve_model
     from pixgrade.pipeline import Scorer
 
-    model: str | None = args.model
-    if model is not None and model.lower() == "none":
-        model = None
-    elif model is not None and model != "default" and not Path(model).is_file():
-        raise ConfigError(f"{model}: model checkpoint not found (use --model default, none or a checkpoint path)")
+    model = resolve_model(args.model, args.backend)  # ConfigError naming what to pass instead
     try:
         return Scorer(
             model=model,
-            backend=args.backend,
             max_pixels=args.max_pixels,
             max_image_bytes=args.max_image_memory * 1024 * 1024,
             max_file_bytes=args.max_file_mb * 1024 * 1024,
         )
     except FileNotFoundError as exc:
-        if model == "default":
-            raise ConfigError(
-                f"the default model weights are not installed ({exc}); use --model none for measures only, "
-                "or --model PATH for a checkpoint"
-            ) from None
         raise ConfigError(str(exc)) from None
     except (ValueError, ImportError) as exc:  # a backend that cannot run this model (e.g. int8 without onnxruntime)
         raise ConfigError(f"--backend {args.backend}: {exc}") from None

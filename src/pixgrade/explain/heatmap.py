@@ -35,7 +35,7 @@ import torch
 from PIL import Image
 
 from pixgrade.io.files import temp_file_beside
-from pixgrade.model.predictor import prepare_input
+from pixgrade.model.torch_backend import prepare_input
 
 __all__ = [
     "EXPLAIN_METHODS",
@@ -108,11 +108,11 @@ EXPLAIN_METHODS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 
 
 def _resolve_model(model: object) -> tuple[_ExplainableModel, int, int]:
-    """Accept a QualityNet or a Predictor wrapping one; return it with its input policy (max_side, min_side)."""
+    """Accept a QualityNet or a TorchPredictor wrapping one; return it with its input policy (max_side, min_side)."""
     net = getattr(model, "model", model)
     if not all(hasattr(net, name) for name in ("forward_features", "pool", "heads")):
         raise TypeError(
-            f"heatmaps need the PyTorch model (a QualityNet or a torch Predictor), got {type(model).__name__}"
+            f"heatmaps need the PyTorch model (a QualityNet or a TorchPredictor), got {type(model).__name__}"
         )
     config = getattr(net, "config", None)
     max_side = int(getattr(model, "input_max_side", getattr(config, "max_side", 512)))
@@ -124,7 +124,7 @@ def explain_image(model: object, rgb: np.ndarray, *, method: str = "gradcam", st
     """Heatmap of the regions of ``rgb`` that lowered the model's score.
 
     Args:
-        model: a :class:`~pixgrade.model.QualityNet` or a :class:`~pixgrade.model.predictor.Predictor` (torch
+        model: a :class:`~pixgrade.model.QualityNet` or a :class:`~pixgrade.model.predictor.TorchPredictor` (torch
             backend) wrapping one; the image is resized by the model's input policy exactly as for scoring.
         rgb: the image.
         method: a name in :data:`EXPLAIN_METHODS`.

@@ -17,11 +17,13 @@ __all__ = ["export_model"]
 
 
 def _resolve_checkpoint(model: str | Path) -> Path:
-    from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+    """The checkpoint file behind a model name (:func:`pixgrade.model.reference.resolve_model`)."""
+    from pixgrade.errors import ConfigError
+    from pixgrade.model.reference import resolve_model
 
-    path = DEFAULT_MODEL_PATH if str(model) == "default" else Path(model)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: model checkpoint not found")
+    path = resolve_model(model).path  # ModelNotFoundError (a FileNotFoundError) when it does not exist
+    if path is None:
+        raise ConfigError("export needs a model checkpoint; 'none' has none")
     return path
 
 

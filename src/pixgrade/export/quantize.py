@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from pixgrade.model.interface import resize_for_model
 from pixgrade.model.onnx_predictor import INPUT_NAME, read_onnx_metadata, write_onnx_metadata
-from pixgrade.model.predictor import resize_for_model
 
 __all__ = ["QUANT_METHODS", "CalibrationImages", "quantisable_nodes", "quantize_int8"]
 

@@ -271,7 +271,7 @@ def adapt_catalog(
     from pixgrade.label.features import ensure_features, load_base_model
     from pixgrade.label.scale import fit_scale
     from pixgrade.model.checkpoint import save_checkpoint
-    from pixgrade.model.predictor import int8_path_for
+    from pixgrade.model.loader import int8_path_for
 
     started = time.perf_counter()
     settings = settings or AdaptSettings()

@@ -41,7 +41,7 @@ def model_reference(model: str | Path) -> Path:
     Raises:
         ConfigError: the checkpoint does not exist or is not a safetensors checkpoint.
     """
-    from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+    from pixgrade.model.loader import DEFAULT_MODEL_PATH
 
     path = DEFAULT_MODEL_PATH if str(model) == "default" else Path(model)
     if not path.is_file():
@@ -85,7 +85,7 @@ def features_of_rgb(model: QualityNet, rgb: np.ndarray) -> tuple[np.ndarray, np.
     """``(pooled, embedding, score)`` of one RGB uint8 image (resized per the model's input policy)."""
     import torch
 
-    from pixgrade.model.predictor import prepare_input
+    from pixgrade.model.torch_backend import prepare_input
 
     with torch.inference_mode():
         x = prepare_input(rgb, model.config.max_side, model.config.min_side)

@@ -6,7 +6,7 @@ runs inside the graph. Outputs are ``score`` ``(N,)`` on 0–5 (before clipping)
 ``embedding`` ``(N, E)`` — the same as :meth:`QualityNet.forward`. The model's config, input policy and the
 checkpoint's metadata are stored as JSON under the ``pixgrade`` key of the ONNX ``metadata_props``.
 
-:class:`OnnxPredictor` is a drop-in for :class:`pixgrade.model.predictor.Predictor` (same attributes and
+:class:`OnnxPredictor` is a drop-in for :class:`pixgrade.model.torch_backend.TorchPredictor` (same attributes and
 methods, ``backend = "onnx"``). :func:`load_onnx_predictor` exports a checkpoint on first use into a cache keyed
 by the checkpoint's SHA-256 and reuses it afterwards.
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from pixgrade.errors import PixgradeError
 from pixgrade.io.files import sha256_file, temp_file_beside
-from pixgrade.model.predictor import PredictorBase, resize_for_model
+from pixgrade.model.interface import PredictorBase, resize_for_model
 
 if TYPE_CHECKING:
     from torch import nn
@@ -247,7 +247,7 @@ def session_options(num_threads: int | None = None) -> Any:
 class OnnxPredictor(PredictorBase):
     """Scores RGB images with an exported :class:`QualityNet` on ONNX Runtime (CPU).
 
-    A drop-in for :class:`pixgrade.model.predictor.Predictor`: same attributes (``input_max_side``,
+    A drop-in for :class:`pixgrade.model.torch_backend.TorchPredictor`: same attributes (``input_max_side``,
     ``min_side``, ``severity_names``, ``metadata``) and methods (``predict``, ``embed``).
 
     Args:

@@ -193,7 +193,8 @@ _WORKER_PREDICTOR: Any = None
 
 def init_worker(predictor_spec: Any = None, backend: str = "auto") -> None:
     """Process-pool initializer: leave Ctrl-C to the main process, one thread per library per worker, and load
-    the model when it runs in the workers (``predictor_spec``: a checkpoint path, ``"default"`` or a Predictor)."""
+    the model when it runs in the workers (``predictor_spec``: a ``ModelRef``, a checkpoint path, ``"default"`` or a
+    Predictor)."""
     global _WORKER_PREDICTOR
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)
@@ -201,10 +202,14 @@ def init_worker(predictor_spec: Any = None, backend: str = "auto") -> None:
         import torch
 
         torch.set_num_threads(1)
-        if isinstance(predictor_spec, str | Path):
-            from pixgrade.model.predictor import load_predictor
+        from pixgrade.model.reference import ModelRef
 
+        if isinstance(predictor_spec, ModelRef):
             # one thread per worker for ONNX Runtime too: the workers already keep every CPU busy
+            _WORKER_PREDICTOR = predictor_spec.load(num_threads=1)
+        elif isinstance(predictor_spec, str | Path):
+            from pixgrade.model.loader import load_predictor
+
             _WORKER_PREDICTOR = load_predictor(predictor_spec, backend=backend, num_threads=1)
         else:
             _WORKER_PREDICTOR = predictor_spec

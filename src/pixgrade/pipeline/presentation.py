@@ -24,7 +24,7 @@ def weights_sha256_of(model: Any) -> str | None:
 
     path = Path(model)
     if str(model) == "default":
-        from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+        from pixgrade.model.loader import DEFAULT_MODEL_PATH
 
         path = DEFAULT_MODEL_PATH
     return sha256_file(path) if path.is_file() else None

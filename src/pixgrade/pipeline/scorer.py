@@ -13,6 +13,7 @@ from pixgrade.errors import ConfigError
 from pixgrade.facts import FACTS_MAX_SIDE, available_text_detectors
 from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, Factor, list_factors
+from pixgrade.model.reference import ModelRef, resolve_model
 from pixgrade.pipeline.analysis import Analysis, AnalysisSettings, analyse, analyse_chunk, init_worker, run_model
 from pixgrade.pipeline.combine import build_reasons, measures_score
 from pixgrade.pipeline.parallel import ChunkMap, usable_cpus
@@ -21,6 +22,7 @@ from pixgrade.pipeline.result import ImageResult, grade_from_score
 
 if TYPE_CHECKING:
     from pixgrade.explain import Explanation
+    from pixgrade.model.interface import Predictor
 
 __all__ = ["Scorer", "default_workers"]
 
@@ -86,7 +88,8 @@ class Scorer:
     schedule those two calls.
 
     Args:
-        model: ``"default"`` (the weights shipped with pixgrade), a checkpoint path, an already loaded
+        model: ``"default"`` (the weights shipped with pixgrade), a checkpoint path, a
+            :class:`~pixgrade.model.reference.ModelRef` (its own backend is used), an already loaded
             ``Predictor`` (anything with ``predict(images) -> list[ModelOutput]`` and ``input_max_side``), or
             ``None``/``"none"`` for measures only (score from :func:`~pixgrade.pipeline.combine.measures_score`).
         backend: ``"auto"`` (INT8 ONNX Runtime when the model has an up-to-date INT8 export, else fp32 ONNX
@@ -166,15 +169,16 @@ class Scorer:
         self.backend = backend
         self.model_in_workers = model_in_workers
         self._model_spec: Any = None
-        self.predictor: Any = None
-        if model is None or (isinstance(model, str) and model.lower() == "none"):
-            self.model_name = "none"
-        elif isinstance(model, str | Path):
-            from pixgrade.model.predictor import load_predictor
-
-            self.predictor = load_predictor(str(model), backend=backend)
-            self.model_name = str(model)
-            self._model_spec = str(model)
+        self.predictor: Predictor | None = None
+        #: The checked model reference (:func:`pixgrade.model.reference.resolve_model`), ``None`` for a
+        #: predictor object given directly.
+        self.model_ref: ModelRef | None = None
+        if model is None or isinstance(model, str | Path | ModelRef):
+            self.model_ref = resolve_model(model, backend if not isinstance(model, ModelRef) else None)
+            self.backend = self.model_ref.backend
+            self.predictor = self.model_ref.load()
+            self.model_name = self.model_ref.name
+            self._model_spec = None if self.model_ref.is_none else self.model_ref
         else:
             if not hasattr(model, "predict") or not hasattr(model, "input_max_side"):
                 raise ConfigError("model must be 'default', 'none', a checkpoint path or a Predictor")
@@ -188,7 +192,7 @@ class Scorer:
         self._explainer: Any = None
         #: SHA-256 of the weights (None without a model or for a predictor object): the presentation judgement
         #: uses the embedding only when it was fitted on these weights.
-        self.weights_sha256: str | None = weights_sha256_of(model)
+        self.weights_sha256: str | None = weights_sha256_of(self.model_ref.name if self.model_ref else model)
 
     @property
     def settings(self) -> AnalysisSettings:
@@ -218,11 +222,11 @@ class Scorer:
         """True when :meth:`explain_batch` can draw heatmaps (a PyTorch model is loaded or can be loaded)."""
         return self._explainer is not None or _explainable(self.predictor) or self._torch_checkpoint() is not None
 
-    def _torch_checkpoint(self) -> str | None:
-        spec = self._model_spec
-        if not isinstance(spec, str) or spec.lower().endswith(".onnx") or not _torch_installed():
+    def _torch_checkpoint(self) -> ModelRef | None:
+        ref = self.model_ref
+        if ref is None or ref.is_none or ref.is_onnx or not _torch_installed():
             return None  # heatmaps need PyTorch (pixgrade[train]); the service then answers them with 400
-        return spec if spec == "default" or Path(spec).is_file() else None
+        return ref.with_backend("torch")
 
     @property
     def explainer(self) -> Any:
@@ -232,9 +236,7 @@ class Scorer:
             if _explainable(self.predictor):
                 self._explainer = self.predictor
             elif (checkpoint := self._torch_checkpoint()) is not None:
-                from pixgrade.model.predictor import load_predictor
-
-                self._explainer = load_predictor(checkpoint, backend="torch")
+                self._explainer = checkpoint.load()
             else:
                 raise ConfigError("heatmaps need the PyTorch quality model, which this scorer does not have")
         return self._explainer

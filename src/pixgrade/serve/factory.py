@@ -20,7 +20,7 @@ def app_from_config(config: ServeConfig, announce: bool = False) -> Any:
     """The FastAPI app for ``config``: loads the model (raises :class:`ConfigError` when it cannot); ``announce``
     prints the model and backend that will run on stderr."""
     if config.torch_threads:  # applied when PyTorch loads (torch backend, heatmaps): INT8/ONNX never imports it
-        from pixgrade.model.predictor import set_torch_threads
+        from pixgrade.model.torch_backend import set_torch_threads
 
         set_torch_threads(config.torch_threads)
     from pixgrade.pipeline.scorer import Scorer

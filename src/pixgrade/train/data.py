@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from pixgrade.errors import ConfigError
 from pixgrade.model.net import QualityNet
-from pixgrade.model.predictor import prepare_input
+from pixgrade.model.torch_backend import prepare_input
 from pixgrade.train.config import TrainConfig
 
 __all__ = [

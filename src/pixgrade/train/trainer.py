@@ -72,7 +72,7 @@ def initial_model(config: TrainConfig) -> QualityNet:
         return create_model(config.model, pretrained_backbone=True)
     from pixgrade.errors import ConfigError
     from pixgrade.model.checkpoint import CheckpointError, load_checkpoint
-    from pixgrade.model.predictor import DEFAULT_MODEL_PATH
+    from pixgrade.model.loader import DEFAULT_MODEL_PATH
 
     path = DEFAULT_MODEL_PATH if config.init == "default" else Path(config.init)
     try:
