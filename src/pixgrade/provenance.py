@@ -26,8 +26,18 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     return sha256_file(path)
 
 
+def _named(model: Any) -> Any:
+    """A :class:`~pixgrade.model.reference.ModelRef` as the name it was resolved from (``None`` for no model)."""
+    from pixgrade.model.reference import ModelRef
+
+    if isinstance(model, ModelRef):
+        return None if model.is_none else model.name
+    return model
+
+
 def model_sha256(model: Any) -> str | None:
     """SHA-256 of a model's weights file (``"default"``: the shipped one); None for ``none`` or a loaded object."""
+    model = _named(model)
     if model is None or (isinstance(model, str) and model.lower() == "none"):
         return None
     path = getattr(model, "path", None)  # an ONNX predictor knows its file
@@ -73,12 +83,14 @@ def provenance(
     """The provenance mapping (JSON-ready).
 
     Args:
-        model: what was asked for (``"default"``, ``"none"``, a checkpoint path or a loaded predictor).
+        model: what was asked for (``"default"``, ``"none"``, a checkpoint path, a ``ModelRef`` or a loaded
+            predictor).
         predictor: the loaded predictor that ran (its ``description`` names the backend), or None.
         backend: the backend's name when no predictor is at hand (e.g. ``"auto (requested)"``).
         text_detector: the text detector used (``auto`` is resolved), or None when none ran.
         policy: the :class:`pixgrade.policy.Policy` applied, or None.
     """
+    model = _named(model)
     name = str(model) if isinstance(model, str | Path) or model is None else type(model).__name__
     if predictor is not None:
         backend = str(
