@@ -54,3 +54,15 @@ def test_reasons_order_model_first_then_worst_factor() -> None:
     reasons = build_reasons(fs, {"blur": 0.7, "noise": 0.95, "colour": 0.2})
     assert reasons == ["noisy (model)", "blurry (model)", "exposure is poor", "sharpness is poor"]
     assert build_reasons(factors(noise=0.9)) == []
+
+
+def test_contradictory_severities_name_only_the_larger() -> None:
+    reasons = build_reasons({}, {"overexposure": 0.7, "underexposure": 0.8, "blur": 0.6})
+    assert reasons == ["underexposed (model)", "blurry (model)"]
+    assert build_reasons({}, {"overexposure": 0.9, "underexposure": 0.3}) == ["overexposed (model)"]
+
+
+def test_a_good_model_score_names_no_model_defect_but_keeps_factor_reasons() -> None:
+    fs = factors(sharpness=0.4)
+    assert build_reasons(fs, {"blur": 0.7}, score=4.3) == ["sharpness is poor"]
+    assert build_reasons(fs, {"blur": 0.7}, score=2.1) == ["blurry (model)", "sharpness is poor"]

@@ -12,7 +12,6 @@ from pipeline_helpers import FakePredictor, blurred, darkened, make_folder, prod
 from pixgrade.errors import ConfigError
 from pixgrade.measures import FACTOR_NAMES
 from pixgrade.pipeline import Scorer
-from pixgrade.pipeline.scorer import resolution_cap
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +79,12 @@ def test_large_image_is_measured_at_reduced_size_but_reports_its_own_size(tmp_pa
 
 def test_model_score_severities_reasons_and_embedding(tmp_path: Path) -> None:
     scorer = Scorer(model=FakePredictor(blur=0.9))
-    result = scorer.score_image(save(product_photo(), tmp_path / "a.png"))
+    photo = (product_photo() * 0.6).astype(np.uint8)  # the fake scores brightness: below 4, so reasons show
+    result = scorer.score_image(save(photo, tmp_path / "a.png"))
     assert result.error is None
-    mean = np.asarray(product_photo(), np.float64).mean() / 255 * 5
-    # the model's prediction is the score, capped for images under 500 px (the model cannot see the file's size)
-    assert result.score == pytest.approx(min(mean, resolution_cap(result.factors)), abs=0.05)
+    mean = np.asarray(photo, np.float64).mean() / 255 * 5
+    # the model's prediction is the score, for small images too (no resolution cap)
+    assert result.score == pytest.approx(mean, abs=0.05)
     assert result.grade == int(np.floor(result.score + 0.5))
     assert result.severities["blur"] == 0.9
     assert result.reasons[0] == "blurry (model)"

@@ -50,7 +50,6 @@ def test_score_one_image_gives_score_grade_factors_reasons(client: TestClient, j
 
 
 def test_several_images_answered_in_upload_order(client: TestClient) -> None:
-    # 600 px wide, so the resolution cap on small images (pipeline.scorer.resolution_cap) leaves both scores alone
     dark = encode(make_rgb(450, 600, seed=2) // 4)
     bright = encode(make_rgb(450, 600, seed=3), "PNG")
     r = client.post("/v1/score", files=_files(("dark.jpg", dark), ("bright.png", bright)))

@@ -77,3 +77,37 @@ def test_ema_run_saves_the_averaged_weights_not_the_raw_ones(tmp_path: Path) -> 
     key = "score_head.4.weight"
     assert torch.allclose(saved.state_dict()[key], state["ema"][f"module.{key}"], atol=1e-6)
     assert not torch.allclose(saved.state_dict()[key], state["model"][key], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_tiny_run_with_absolute_synthetic_targets(tmp_path: Path) -> None:
+    from PIL import Image
+
+    manifest = _make_dataset(tmp_path, n=16)
+    photos = tmp_path / "products"
+    (photos / "images").mkdir(parents=True)
+    rows = ["image,product_id"]
+    rng = np.random.default_rng(1)
+    for pid in range(1, 9):
+        rgb = np.full((64, 64, 3), 240, np.uint8)
+        rgb[16:48, 16:48] = rng.integers(0, 256, 3)
+        Image.fromarray(rgb).save(photos / "images" / f"{pid}.png")
+        rows.append(f"images/{pid}.png,{pid}")
+    (photos / "products.csv").write_text("\n".join(rows) + "\n")
+    config = _tiny_config(
+        tmp_path,
+        manifest,
+        synthetic_dir=str(photos),
+        synthetic_sources=8,
+        synthetic_holdout_mod=100,
+        synthetic_target_weight=1.0,
+        synthetic_batch_size=6,
+        clean_severity_min_score=4.0,
+        epochs=2,
+        batch_size=4,
+    )
+    train(config)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history) == 2
+    assert all(np.isfinite(h["train_synthetic"]) and np.isfinite(h["train_severity"]) for h in history)
+    assert "val_synthetic_target_mae" in history[-1]

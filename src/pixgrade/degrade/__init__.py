@@ -23,8 +23,10 @@ from pixgrade.degrade.registry import (
     random_degradation,
     register_degradation,
 )
+from pixgrade.degrade.targets import CLEAN_TARGET, effective_target, synthetic_target
 
 __all__ = [
+    "CLEAN_TARGET",
     "DEGRADATIONS",
     "LEVELS",
     "LEVEL_SCORE_FRACTION",
@@ -33,9 +35,11 @@ __all__ = [
     "DegradationSpec",
     "check_rgb",
     "degrade",
+    "effective_target",
     "get_degradation",
     "level_score",
     "list_degradations",
     "random_degradation",
     "register_degradation",
+    "synthetic_target",
 ]

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from pixgrade.measures import Factor
 
 __all__ = [
+    "EXCLUSIVE_SEVERITIES",
     "MEASURES_EXPONENT",
     "MEASURES_WEIGHTS",
+    "MODEL_REASON_MAX_SCORE",
     "SEVERITY_REASONS",
     "SEVERITY_THRESHOLD",
     "build_reasons",
@@ -39,6 +41,11 @@ _FLOOR = 0.01
 
 #: A model severity above this becomes a reason.
 SEVERITY_THRESHOLD = 0.5
+#: A score at or above this (grade 4: at most a flaw only an expert sees, docs/grading.md) names no model defect:
+#: the model's own score says there is nothing a shopper would notice.
+MODEL_REASON_MAX_SCORE = 4.0
+#: Severities that cannot both be true of one picture: only the larger of each pair can become a reason.
+EXCLUSIVE_SEVERITIES: tuple[tuple[str, str], ...] = (("overexposure", "underexposure"),)
 #: Plain words for each model severity.
 SEVERITY_REASONS: dict[str, str] = {
     "blur": "blurry",
@@ -87,12 +94,23 @@ def build_reasons(
     factors: Mapping[str, Factor],
     severities: Mapping[str, float] | None = None,
     threshold: float = SEVERITY_THRESHOLD,
+    score: float | None = None,
 ) -> list[str]:
     """Reasons, most important first: model severities above ``threshold`` (highest first, e.g.
-    ``"blurry (model)"``), then the reasons of flagged factors (lowest factor score first)."""
+    ``"blurry (model)"``), then the reasons of flagged factors (lowest factor score first).
+
+    A model severity names a defect only when it is there: never when the ``score`` is at least
+    :data:`MODEL_REASON_MAX_SCORE` (the model itself grades the picture free of noticeable defects), and of two
+    contradictory severities (:data:`EXCLUSIVE_SEVERITIES`, e.g. over- and underexposed) only the larger."""
+    values = dict(severities or {})
+    if score is not None and score >= MODEL_REASON_MAX_SCORE:
+        values = {}
+    for first, second in EXCLUSIVE_SEVERITIES:
+        if first in values and second in values:
+            values.pop(second if values[first] >= values[second] else first)
     reasons = [
         f"{SEVERITY_REASONS.get(name, name.replace('_', ' '))} (model)"
-        for name, value in sorted((severities or {}).items(), key=lambda item: -item[1])
+        for name, value in sorted(values.items(), key=lambda item: -item[1])
         if value > threshold
     ]
     flagged = sorted((f for f in factors.values() if f.flag), key=lambda f: f.score)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pixgrade.errors import ConfigError
 from pixgrade.facts import FACTS_MAX_SIDE, available_text_detectors
 from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
-from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, Factor, list_factors
+from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, list_factors
 from pixgrade.model.reference import ModelRef, resolve_model
 from pixgrade.pipeline.analysis import Analysis, AnalysisSettings, analyse, analyse_chunk, init_worker, run_model
 from pixgrade.pipeline.combine import build_reasons, measures_score
@@ -50,20 +50,6 @@ def _limit_torch_threads(n: int) -> Callable[[], None] | None:
         return None
     torch.set_num_threads(n)
     return lambda: torch.set_num_threads(previous)
-
-
-def resolution_cap(factors: dict[str, Factor]) -> float:
-    """Highest model score an image of this size may get.
-
-    The model sees every picture resized to its input policy (at most 512 px), so it cannot see how many pixels
-    the file has: a sharp 180×240 thumbnail looks fine to it. Below 500 px on the longest side — the minimum of
-    every marketplace preset — the score is capped linearly from 1.0 (200 px or less) to 5.0 (500 px); the
-    ``resolution`` factor (score 0 at 200 px, 0.5 at 500 px) gives the position.
-    """
-    factor = factors.get("resolution")
-    if factor is None or not math.isfinite(factor.score):
-        return 5.0
-    return 1.0 + 4.0 * min(1.0, max(0.0, factor.score) / 0.5)
 
 
 def _torch_installed() -> bool:
@@ -284,7 +270,7 @@ class Scorer:
             return result
         output = analysis.model_output
         if output is not None:
-            result.score = min(float(output.score), resolution_cap(analysis.factors))
+            result.score = float(output.score)  # the picture as it is; size is the resolution factor's and rules' job
             result.severities = dict(output.severities)
             result.embedding = output.embedding
         elif self.predictor is None:
@@ -295,7 +281,7 @@ class Scorer:
         if result.score is not None and not math.isfinite(result.score):
             result.score = None
         result.grade = grade_from_score(result.score)
-        result.reasons = build_reasons(result.factors, result.severities)
+        result.reasons = build_reasons(result.factors, result.severities, score=result.score)
         return attach_presentation(result, self.weights_sha256)
 
     def score_image(self, source: str | Path | bytes) -> ImageResult:

@@ -52,6 +52,14 @@ class TrainConfig:
             learns from the human scores alone.
         severity_weight: weight of the severity loss; ``detach_severity`` keeps it from changing the shared
             features (the severity head then reads the features that the score uses).
+        synthetic_target_weight: weight of a smooth-L1 regression of each synthetic sample's score to the
+            grading standard's absolute target for its type and level (:func:`pixgrade.degrade.effective_target`;
+            clean studio photos :data:`pixgrade.degrade.CLEAN_TARGET`); 0 = ranking only.
+        synthetic_batch_size: synthetic samples per step (0 = ``batch_size``); product photos are small, so
+            more of them cost little.
+        clean_severity_min_score: rated images scored at least this (0–5) also train every severity towards 0
+            (a well-rated consumer photo has no severe defect), so severities do not fire on ordinary photos;
+            0 = off.
     """
 
     # data
@@ -81,6 +89,9 @@ class TrainConfig:
     detach_severity: bool = True
     detach_synthetic: bool = False
     ema_decay: float = 0.0
+    synthetic_target_weight: float = 0.0
+    synthetic_batch_size: int = 0
+    clean_severity_min_score: float = 0.0
     # run
     seed: int = 0
     threads: int = 0

@@ -33,6 +33,7 @@ __all__ = [
     "read_human_items",
     "split_sources",
     "synthetic_items",
+    "synthetic_targets",
     "training_items",
     "validation_items",
 ]
@@ -62,7 +63,9 @@ class SyntheticItem:
 
 @dataclass
 class CachedSample:
-    """Cached stem output of one training image (``views`` holds the plain and the mirrored view)."""
+    """Cached stem output of one training image (``views`` holds the plain and the mirrored view); ``score`` is
+    the human score of a rated image and the grading standard's target of a synthetic one (set by
+    :meth:`pixgrade.train.trainer.Trainer.prepare`, NaN in the stem cache)."""
 
     views: list[torch.Tensor]
     stem_stats: list[torch.Tensor]
@@ -185,6 +188,19 @@ def validation_items(config: TrainConfig) -> list[HumanItem]:
     for source in split_sources(config)[1]:
         items.extend(read_human_items(source))
     return items
+
+
+def synthetic_targets(items: Sequence[SyntheticItem]) -> list[float]:
+    """The grading standard's absolute score target of each synthetic item
+    (:func:`pixgrade.degrade.effective_target`; only desaturated items need their clean photo read)."""
+    from pixgrade.degrade import effective_target, synthetic_target
+
+    return [
+        effective_target(_load_rgb(item.path), item.degradation, item.level)
+        if item.degradation == "desaturation" and item.level > 0
+        else synthetic_target(item.degradation, item.level)
+        for item in items
+    ]
 
 
 def _load_rgb(path: str) -> np.ndarray:

@@ -29,6 +29,7 @@ from pixgrade.train.data import (
     load_or_cache_samples,
     random_crop_batch,
     split_sources,
+    synthetic_targets,
     training_items,
     validation_items,
 )
@@ -136,6 +137,9 @@ class Trainer:
                 show,
                 "caching synthetic",
             )
+        if len(synth_cache) == len(synthetic):
+            for sample, target in zip(synth_cache, synthetic_targets(synthetic), strict=True):
+                sample.score = target
         return human_cache, synth_cache
 
     def _set_normalisation(self, samples: Sequence[CachedSample], batch_size: int = 32) -> None:
@@ -224,6 +228,9 @@ class Trainer:
             pred = self.predict(synthetic, model)
             level = np.array([s.level for s in synthetic])
             metrics["val_synthetic_level_srcc"] = float(-scipy_stats.spearmanr(pred, level)[0])
+            target = np.array([s.score for s in synthetic])
+            if np.isfinite(target).all():
+                metrics["val_synthetic_target_mae"] = float(np.mean(np.abs(pred - target)))
         return metrics
 
     # ---------------------------------------------------------------- training
@@ -343,15 +350,28 @@ class Trainer:
                 if severity_targets is not None:
                     sev_loss = severity_loss(out["severities"], severity_targets[torch.as_tensor(idx)])
                     loss = loss + cfg.severity_weight * sev_loss
+                elif cfg.clean_severity_min_score > 0:
+                    clean = target >= cfg.clean_severity_min_score
+                    zeros = torch.zeros_like(out["severities"])
+                    sev_loss = severity_loss(out["severities"], zeros, clean)
+                    loss = loss + cfg.severity_weight * sev_loss
                 if train_synthetic:
-                    sbatch = self._synthetic_batch(photos, cfg.batch_size)
+                    sbatch = self._synthetic_batch(photos, cfg.synthetic_batch_size or cfg.batch_size)
                     sout = self._forward(sbatch, train=True, detach_features=cfg.detach_synthetic)
                     level = torch.tensor([float(s.level) for s in sbatch], device=self.device)
                     group = torch.tensor([s.group for s in sbatch], device=self.device)
                     synth_loss = pairwise_rank_loss(sout["score"], -level, group, margin=0.15)
                     sev_target = torch.stack([s.severity for s in sbatch if s.severity is not None]).to(self.device)
-                    sev_loss = severity_loss(sout["severities"], sev_target)
-                    loss = loss + cfg.synthetic_weight * synth_loss + cfg.severity_weight * sev_loss
+                    synth_sev_loss = severity_loss(sout["severities"], sev_target)
+                    sev_loss = sev_loss + synth_sev_loss
+                    loss = loss + cfg.synthetic_weight * synth_loss + cfg.severity_weight * synth_sev_loss
+                    if cfg.synthetic_target_weight > 0:
+                        grade = torch.tensor([s.score for s in sbatch], device=self.device)
+                        if not bool(torch.isfinite(grade).all()):
+                            raise ValueError("synthetic samples without a target score (see Trainer.prepare)")
+                        target_loss = torch.nn.functional.smooth_l1_loss(sout["score"], grade, beta=0.5)
+                        synth_loss = synth_loss + target_loss
+                        loss = loss + cfg.synthetic_target_weight * target_loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
