@@ -58,6 +58,11 @@ def main() -> None:
         overrides[key] = json.loads(value)
     config = replace(config, **overrides)
 
+    if config.init:
+        print(
+            f"WARNING: init={config.init}: folds start from a checkpoint trained on livec-train, so the folds' test "
+            "images are not unseen (not a cross-validation); use --set init='\"\"' train_backbone=true"
+        )
     human, synthetic = training_items(config)
     started = time.perf_counter()
     base = Trainer(replace(config, out_dir=f"{args.out}/cache"))

@@ -111,3 +111,26 @@ def test_tiny_run_with_absolute_synthetic_targets(tmp_path: Path) -> None:
     assert len(history) == 2
     assert all(np.isfinite(h["train_synthetic"]) and np.isfinite(h["train_severity"]) for h in history)
     assert "val_synthetic_target_mae" in history[-1]
+
+    # heads only, from that checkpoint: the backbone is left exactly as it was
+    import torch
+
+    from pixgrade.model.checkpoint import load_checkpoint
+
+    first = tmp_path / "run" / "best.safetensors"
+    heads = TrainConfig(
+        **{
+            **config.to_dict(),
+            "init": str(first),
+            "train_backbone": False,
+            "heads_epochs": 3,
+            "out_dir": str(tmp_path / "heads"),
+        }
+    )
+    result = train(heads)
+    before, _ = load_checkpoint(first)
+    after, _ = load_checkpoint(result.best_path)
+    for (name, a), b in zip(before.backbone.state_dict().items(), after.backbone.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert not torch.equal(before.score_head[-1].weight, after.score_head[-1].weight)
+    assert len(json.loads((tmp_path / "heads" / "history.json").read_text())) == 3

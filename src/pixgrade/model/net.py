@@ -126,6 +126,17 @@ class QualityNet(nn.Module):
         pooled = torch.cat([_mean_std_pool(stages[i]) for i in self.config.pooled_stages], dim=1)
         return (pooled - self.feature_mean) / self.feature_std
 
+    def normalise(self, raw: torch.Tensor) -> torch.Tensor:
+        """Standardise raw pooled statistics ``(B, feature_dim)`` with the training images' mean and std."""
+        return (raw - self.feature_mean) / self.feature_std
+
+    def heads_from_pooled(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Score and severities from standardised pooled statistics (training of the heads alone)."""
+        return {
+            "score": self.score_head(pooled).squeeze(1),
+            "severities": torch.sigmoid(self.severity_head(pooled)),
+        }
+
     def heads(
         self, pooled: torch.Tensor, last_stage: torch.Tensor, detach_severity: bool = False
     ) -> dict[str, torch.Tensor]:

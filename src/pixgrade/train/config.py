@@ -57,6 +57,9 @@ class TrainConfig:
             clean studio photos :data:`pixgrade.degrade.CLEAN_TARGET`); 0 = ranking only.
         synthetic_batch_size: synthetic samples per step (0 = ``batch_size``); product photos are small, so
             more of them cost little.
+        train_backbone: False keeps every backbone layer as it is (ImageNet, or the ``init`` checkpoint's
+            fine-tuned layers): the pooled features of each sample are computed once and only the two heads learn,
+            minutes instead of hours on a CPU (``heads_epochs`` passes over the rated images).
         clean_severity_min_score: rated images scored at least this (0–5) also train every severity towards 0
             (a well-rated consumer photo has no severe defect), so severities do not fire on ordinary photos;
             0 = off.
@@ -92,6 +95,8 @@ class TrainConfig:
     synthetic_target_weight: float = 0.0
     synthetic_batch_size: int = 0
     clean_severity_min_score: float = 0.0
+    train_backbone: bool = True
+    heads_epochs: int = 60
     # run
     seed: int = 0
     threads: int = 0

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 from scipy import stats as scipy_stats
+from torch.nn import functional as F
 from tqdm import tqdm
 
 from pixgrade import __version__
 from pixgrade.model.checkpoint import save_checkpoint
-from pixgrade.model.net import QualityNet, create_model
+from pixgrade.model.net import QualityNet, _mean_std_pool, create_model
 from pixgrade.train.config import TrainConfig
 from pixgrade.train.data import (
     CachedSample,
@@ -279,6 +280,8 @@ class Trainer:
     ) -> TrainResult:
         """Train with early stopping; the best epoch (validation SRCC) is saved to ``out_dir/best.safetensors``."""
         cfg = self.config
+        if not cfg.train_backbone:
+            return self.fit_heads(train_human, val_human, train_synthetic, val_synthetic, metadata)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._freeze()
         self.model.to(self.device)
@@ -428,6 +431,132 @@ class Trainer:
             writer.close()
         (self.out_dir / "history.json").write_text(json.dumps(history, indent=1))
         return TrainResult(self.out_dir / "best.safetensors", int(best["epoch"]), float(best["val_srcc"]), history)
+
+    # ---------------------------------------------------------------- heads only
+    @torch.no_grad()
+    def _pooled(self, samples: Sequence[CachedSample]) -> torch.Tensor:
+        """Standardised pooled statistics ``(N, D)`` of each sample's plain view (no crop): one backbone pass."""
+        self.model.eval()
+        out = []
+        for sample in samples:
+            hidden = sample.views[0].unsqueeze(0).float().to(self.device)
+            _, stages = self.model.backbone.forward_range(hidden, self.start)
+            stats = [sample.stem_stats[0].unsqueeze(0).to(self.device)]
+            stats += [_mean_std_pool(stages[j]) for j in self.model.config.pooled_stages if j in stages]
+            out.append(self.model.normalise(torch.cat(stats, dim=1))[0].cpu())
+        return torch.stack(out) if out else torch.zeros(0, self.model.feature_dim)
+
+    def fit_heads(
+        self,
+        train_human: Sequence[CachedSample],
+        val_human: Sequence[CachedSample],
+        train_synthetic: Sequence[CachedSample] = (),
+        val_synthetic: Sequence[CachedSample] = (),
+        metadata: dict[str, Any] | None = None,
+    ) -> TrainResult:
+        """Train the two heads on the frozen backbone's pooled features (computed once per sample), with the same
+        losses as :meth:`fit`, on a fixed cosine schedule of ``heads_epochs``; the last epoch is saved to
+        ``out_dir/best.safetensors`` (so that the synthetic targets are fitted as fully as the human scores; the
+        validation figures of every epoch are in ``history.json``)."""
+        cfg = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.model.to(self.device)
+        for param in self.model.backbone.parameters():
+            param.requires_grad_(False)
+        if not self.keep_normalisation:
+            self._set_normalisation(list(train_human) + list(train_synthetic))
+        started = time.perf_counter()
+        h_feat, v_feat = self._pooled(train_human), self._pooled(val_human)
+        s_feat, vs_feat = self._pooled(train_synthetic), self._pooled(val_synthetic)
+        log.info("pooled features of the samples in %.0f s", time.perf_counter() - started)
+        h_score = torch.tensor([s.score for s in train_human])
+        v_score = np.array([s.score for s in val_human])
+        s_target = torch.tensor([s.score for s in train_synthetic])
+        s_level = torch.tensor([float(s.level) for s in train_synthetic])
+        s_group = torch.tensor([s.group for s in train_synthetic])
+        s_sev = (
+            torch.stack([s.severity for s in train_synthetic if s.severity is not None]) if train_synthetic else None
+        )
+        if train_synthetic and not bool(torch.isfinite(s_target).all()):
+            raise ValueError("synthetic samples without a target score (see Trainer.prepare)")
+        photos: dict[int, list[int]] = {}
+        for i, g in enumerate(s_group.tolist()):
+            photos.setdefault(g, []).append(i)
+        photo_list = list(photos.values())
+        params = list(self.model.score_head.parameters()) + list(self.model.severity_head.parameters())
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr_head, weight_decay=cfg.weight_decay)
+        steps_per_epoch = max(1, math.ceil(len(train_human) / cfg.batch_size))
+        total = steps_per_epoch * cfg.heads_epochs
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+        )
+        sbatch_size = cfg.synthetic_batch_size or cfg.batch_size
+        history: list[dict[str, float]] = []
+        dev = self.device
+        for epoch in range(cfg.heads_epochs):
+            self.model.train()
+            order = self.rng.permutation(len(train_human))
+            sums = {"loss": 0.0, "human": 0.0, "synthetic": 0.0, "severity": 0.0}
+            for step in range(steps_per_epoch):
+                idx = torch.as_tensor(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
+                out = self.model.heads_from_pooled(h_feat[idx].to(dev))
+                target = h_score[idx].to(dev)
+                human_loss = score_loss(out["score"], target, cfg.rank_weight)
+                loss = human_loss
+                sev_loss = synth_loss = torch.zeros((), device=dev)
+                if cfg.clean_severity_min_score > 0:
+                    clean = target >= cfg.clean_severity_min_score
+                    sev_loss = severity_loss(out["severities"], torch.zeros_like(out["severities"]), clean)
+                    loss = loss + cfg.severity_weight * sev_loss
+                if photo_list:
+                    picked: list[int] = []
+                    while len(picked) < sbatch_size:
+                        picked.extend(photo_list[int(self.rng.integers(len(photo_list)))])
+                    sidx = torch.as_tensor(picked)
+                    sout = self.model.heads_from_pooled(s_feat[sidx].to(dev))
+                    synth_loss = pairwise_rank_loss(
+                        sout["score"], -s_level[sidx].to(dev), s_group[sidx].to(dev), margin=0.15
+                    )
+                    loss = loss + cfg.synthetic_weight * synth_loss
+                    if cfg.synthetic_target_weight > 0:
+                        target_loss = F.smooth_l1_loss(sout["score"], s_target[sidx].to(dev), beta=0.5)
+                        synth_loss = synth_loss + target_loss
+                        loss = loss + cfg.synthetic_target_weight * target_loss
+                    if s_sev is not None:
+                        synth_sev = severity_loss(sout["severities"], s_sev[sidx].to(dev))
+                        sev_loss = sev_loss + synth_sev
+                        loss = loss + cfg.severity_weight * synth_sev
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                for key, value in (("loss", loss), ("human", human_loss), ("synthetic", synth_loss)):
+                    sums[key] += float(value.detach())
+                sums["severity"] += float(sev_loss.detach())
+            record: dict[str, float] = {"epoch": epoch, **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()}}
+            self.model.eval()
+            with torch.no_grad():
+                if len(v_feat):
+                    pred = self.model.heads_from_pooled(v_feat.to(dev))["score"].cpu().numpy()
+                    record["val_srcc"] = float(scipy_stats.spearmanr(pred, v_score)[0])
+                    record["val_plcc"] = float(scipy_stats.pearsonr(pred, v_score)[0])
+                    record["val_rmse"] = float(np.sqrt(np.mean((pred - v_score) ** 2)))
+                if len(vs_feat):
+                    spred = self.model.heads_from_pooled(vs_feat.to(dev))["score"].cpu().numpy()
+                    level = np.array([s.level for s in val_synthetic])
+                    record["val_synthetic_level_srcc"] = float(-scipy_stats.spearmanr(spred, level)[0])
+                    vs_target = np.array([s.score for s in val_synthetic])
+                    record["val_synthetic_target_mae"] = float(np.mean(np.abs(spred - vs_target)))
+            history.append(record)
+            if cfg.progress:
+                print(json.dumps({k: round(v, 4) for k, v in record.items()}), flush=True)
+        meta = {"training": cfg.to_dict(), "epoch": len(history) - 1, "metrics": history[-1] if history else {}}
+        meta.update({"version": __version__, **(metadata or {})})
+        save_checkpoint(self.out_dir / "best.safetensors", self.model.cpu(), meta)
+        self.model.to(dev)
+        (self.out_dir / "history.json").write_text(json.dumps(history, indent=1))
+        last = history[-1].get("val_srcc", math.nan) if history else math.nan
+        return TrainResult(self.out_dir / "best.safetensors", len(history) - 1, float(last), history)
 
 
 def _summary_writer(path: Path) -> Any:
