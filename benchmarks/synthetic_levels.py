@@ -10,6 +10,8 @@ training ever sees) and scored. Printed:
   below 2.5; the mean severity of the type's channel at levels 0 and 5;
 - over all registered types: pooled SRCC, mean within-photo SRCC, clean photos >= 3.5, most severe level
   < 2.5, and how much the clean score depends on the kind of product (per master category);
+- desaturation again on colourful photos only (taking the colour out of a grey product changes nothing, and
+  the standard grades it so, docs/grading.md);
 - ``--calibration``: type × level -> distribution of whole grades (0–5, ``pixgrade.pipeline.grade_from_score``).
 
     python benchmarks/synthetic_levels.py --model default --images 60 --heldout-types --calibration
@@ -28,6 +30,7 @@ from scipy import stats
 
 from pixgrade.degrade import degrade, get_degradation, list_degradations
 from pixgrade.degrade.heldout import degrade_heldout, list_heldout_degradations
+from pixgrade.degrade.targets import DESATURATION_FULL_M, picture_colourfulness
 from pixgrade.model.predictor import load_predictor
 from pixgrade.pipeline import grade_from_score
 
@@ -93,6 +96,7 @@ def main() -> None:
         with Image.open(Path(args.data) / row.image) as image:
             rgb = np.asarray(image.convert("RGB"))
         clean = predictor.predict([rgb])[0]
+        colourful = picture_colourfulness(rgb) >= DESATURATION_FULL_M
         for name, kind in kinds:
             if kind == "registered":
                 images = [degrade(rgb, name, level, seed=args.seed + k) for level in range(1, 6)]
@@ -103,8 +107,9 @@ def main() -> None:
             outs = [clean, *predictor.predict(images)]
             for level, out in enumerate(outs):
                 severity = out.severities[channel] if channel else max(out.severities.values())
-                rows.append((row.product_id, row.masterCategory, kind, name, level, out.score, severity))
-    df = pd.DataFrame(rows, columns=["product", "category", "kind", "degradation", "level", "score", "severity"])
+                rows.append((row.product_id, row.masterCategory, colourful, kind, name, level, out.score, severity))
+    columns = ["product", "category", "colourful", "kind", "degradation", "level", "score", "severity"]
+    df = pd.DataFrame(rows, columns=columns)
     print(
         f"{len(table)} held-out photos ({table.subCategory.nunique()} sub-categories) x {len(kinds)} types x "
         f"6 levels in {time.perf_counter() - started:.0f} s; model {args.model}, backend {predictor.backend}"
@@ -118,6 +123,15 @@ def main() -> None:
         "clean mean by category: "
         + ", ".join(f"{c} {g.score.mean():.2f} (n={len(g)})" for c, g in clean.groupby("category"))
     )
+    desat = registered[(registered.degradation == "desaturation") & registered.colourful]
+    if len(desat):
+        worst = desat[desat.level == 5].score
+        print(
+            f"desaturation of colourful photos only (colourfulness M >= {DESATURATION_FULL_M:g}, "
+            f"{desat['product'].nunique()} photos): mean score by level "
+            + " ".join(f"{m:.2f}" for m in desat.groupby("level").score.mean())
+            + f"; level 5 < 2.5: {(worst < 2.5).mean():.0%}"
+        )
     if args.heldout_types:
         _summary(df[df.kind == "held-out"], "held-out types (never trained on; severity = largest of any channel)")
     if args.calibration:

@@ -19,8 +19,10 @@ from pixgrade.degrade.registry import DEGRADATIONS, LEVELS
 __all__ = [
     "CLEAN_TARGET",
     "DEFAULT_LEVEL_TARGETS",
+    "DESATURATION_FULL_M",
     "LEVEL_TARGETS",
     "effective_target",
+    "picture_colourfulness",
     "synthetic_target",
 ]
 
@@ -39,7 +41,7 @@ LEVEL_TARGETS: dict[str, tuple[float, ...]] = {
 }
 """Per-type grade targets of levels 1 … 5 where the standard departs from :data:`DEFAULT_LEVEL_TARGETS`."""
 
-_DESATURATION_FULL_M = 20.0
+DESATURATION_FULL_M = 20.0
 """Hasler-Süsstrunk colourfulness of the whole clean photo at or above which desaturation counts fully."""
 
 
@@ -54,7 +56,7 @@ def synthetic_target(name: str, level: int) -> float:
     return LEVEL_TARGETS.get(name, DEFAULT_LEVEL_TARGETS)[level - 1]
 
 
-def _colourfulness(rgb: np.ndarray) -> float:
+def picture_colourfulness(rgb: np.ndarray) -> float:
     """Hasler-Süsstrunk M of the whole picture (same formula as :mod:`pixgrade.measures.colour`)."""
     x = rgb.astype(np.float32)
     rg = x[..., 0] - x[..., 1]
@@ -66,6 +68,6 @@ def effective_target(clean_rgb: np.ndarray, name: str, level: int) -> float:
     """:func:`synthetic_target`, with desaturation counted in proportion to the colour there was to lose."""
     target = synthetic_target(name, level)
     if name == "desaturation" and level > 0:
-        share = min(1.0, _colourfulness(clean_rgb) / _DESATURATION_FULL_M)
+        share = min(1.0, picture_colourfulness(clean_rgb) / DESATURATION_FULL_M)
         target = CLEAN_TARGET - (CLEAN_TARGET - target) * share
     return round(target, 4)
