@@ -322,3 +322,28 @@ def test_strip_metadata_copies_carry_no_exif(shop: Path, tmp_path: Path) -> None
         assert not im.getexif()
     assert good.read_bytes() == original  # the original keeps its metadata
     assert main(["filter", str(shop), "-o", str(tmp_path / "o2"), "--strip-metadata", "--move", *FAST]) == 2
+
+
+def test_renditions_of_accepted_images_resume_and_never_overwrite(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = ["filter", str(shop), "--policy", "amazon-main", "-o", str(out), "--renditions", "200,1000:jpeg", *FAST]
+    argv += ["--rendition-min-ssim", "0.95"]
+    assert main(argv) == 1  # broken.jpg
+    with (out / "renditions" / "renditions.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    accepted = {r["path"] for r in read_decisions(out).values() if r["decision"] in ("main", "accept")}
+    assert {r["source"] for r in rows} == accepted and accepted  # only the accepted images
+    by_size = {(Path(r["source"]).name, r["size"]): r for r in rows}
+    ok = by_size[("good.jpg", "200")]
+    assert ok["status"] == "ok" and float(ok["ssim_y"]) >= 0.95
+    rendition = out / "renditions" / "SKU1" / "good-200.jpg"
+    assert Path(ok["path"]) == rendition and rendition.stat().st_size == int(ok["bytes"])
+    with Image.open(rendition) as im:
+        assert max(im.size) == 200
+    assert by_size[("good.jpg", "1000")]["status"] == "skipped"  # never upscaled
+    mtime = rendition.stat().st_mtime_ns
+    assert main(argv) == 1  # a rerun finds them in the manifest: nothing new, nothing overwritten
+    with (out / "renditions" / "renditions.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == len(rows)
+    assert rendition.stat().st_mtime_ns == mtime
+    assert main([*argv[:-2], "--renditions", "200:gif"]) == 2  # unknown format: usage error

@@ -125,6 +125,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.set_defaults(placement="copy")
     parser.add_argument(
+        "--renditions",
+        metavar="SIZES[:FORMATS]",
+        help="also write delivery renditions of the accepted images (main and accept) into OUTDIR/renditions/"
+        "<product>/, e.g. 1600,800,400:webp,jpeg (formats default webp,jpeg; avif where Pillow has it), each at the "
+        "smallest quality keeping --rendition-min-ssim, metadata stripped, listed in OUTDIR/renditions/"
+        "renditions.csv; reruns resume, nothing is overwritten (as pixgrade renditions)",
+    )
+    from pixgrade.cli.renditions import add_target_options
+
+    add_target_options(parser, prefix="rendition-")
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="decide and print what would happen; write nothing (the catalogue is kept in memory)",
@@ -246,6 +257,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             "--strip-metadata applies to copies (--copy, the default), not to --symlink, --move or --no-files"
         )
+    if getattr(args, "renditions", None):
+        from pixgrade.fullref.renditions import parse_spec
+
+        parse_spec(args.renditions)  # a bad spec is a usage error before any scoring
+        target_from_args_checked(args)
     policy = load_policy(args.policy)
     outdir = Path(args.output) if args.output else None
     if outdir is not None and outdir.exists() and not outdir.is_dir():
@@ -369,6 +385,10 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
             if args.dry_run:
                 print(f"would {args.placement if changed else 'keep'} {path_text(record.path)} -> {path_text(dst)}")
 
+    renditions_failed = False
+    if getattr(args, "renditions", None) and outdir is not None:
+        renditions_failed = _write_renditions(args, outcome.records, destinations, outdir, say)
+
     rows = []
     for record in outcome.records:
         d = record.decision
@@ -483,7 +503,62 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
     if reason_counts:
         print("rejected by: " + ", ".join(f"{rule} {n}" for rule, n in reason_counts.most_common()))
     print("wrote " + ", ".join(written) + f"; catalogue {catalog_path}")
-    return 1 if outcome.n_failed else 0
+    return 1 if outcome.n_failed or renditions_failed else 0
+
+
+def target_from_args_checked(args: argparse.Namespace) -> Any:
+    """The rendition target of ``--rendition-*`` (ConfigError when out of range)."""
+    from pixgrade.cli.renditions import target_from_args
+
+    return target_from_args(args, prefix="rendition-")
+
+
+def _write_renditions(
+    args: argparse.Namespace, records: Any, destinations: dict[str, str], outdir: Path, say: Any
+) -> bool:
+    """Renditions of the accepted images (decision main or accept) under ``outdir/renditions/<product>``, with
+    the manifest ``outdir/renditions/renditions.csv`` (:func:`pixgrade.fullref.renditions.render_batch`); on a
+    dry run, only say what would be rendered. True when some rendition failed or missed its target."""
+    from pixgrade.fullref.renditions import parse_spec, render_batch
+
+    sizes, formats = parse_spec(args.renditions)
+    root = outdir / "renditions"
+    jobs: list[tuple[str, Path]] = []
+    for record in records:
+        decision = record.decision
+        if decision is None or decision.decision not in ("main", "accept"):
+            continue
+        # the original (or, after --move, where it went); renditions are made from the full original
+        source = destinations.get(record.path) if args.placement == "move" else record.location or record.path
+        if source is None or not Path(source).is_file():
+            continue
+        jobs.append((source, root / _product_folder(decision.product)))
+    if args.dry_run:
+        print(f"would render {len(jobs)} accepted image(s) x {len(sizes)} size(s) x {len(formats)} format(s) "
+              f"into {root}")  # fmt: skip
+        return False
+    if not jobs:
+        return False
+    scorer = None
+    if (args.model or "").lower() != "none" or args.rendition_max_grade_drop is not None:
+        from pixgrade.cli.compare import load_scorer
+
+        scorer = load_scorer(args)
+    from pixgrade.cli.renditions import report_row
+
+    counts = render_batch(
+        jobs,
+        root / "renditions.csv",
+        sizes,
+        formats,
+        target_from_args_checked(args),
+        scorer=scorer,
+        keep_icc=args.rendition_keep_icc,
+        on_row=lambda row: report_row(row, lambda text, file=None: say(text)),
+    )
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing new"
+    say(f"renditions of {len(jobs)} accepted image(s): {summary}; manifest {root / 'renditions.csv'}")
+    return bool(counts.get("failed") or counts.get("target_not_met"))
 
 
 def _utf8(text: str) -> str:

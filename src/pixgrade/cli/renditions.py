@@ -50,6 +50,42 @@ def _quality_range(text: str) -> tuple[int, int]:
     return low, high
 
 
+def add_target_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """Declare the rendition target options (``--min-ssim``, ``--max-grade-drop``, ``--quality-range``,
+    ``--keep-icc``), each name after ``prefix`` (``filter`` uses ``rendition-``); read them with
+    :func:`target_from_args`."""
+    parser.add_argument(f"--{prefix}min-ssim", type=float, default=0.98, help="SSIM (luminance) target (default 0.98)")
+    parser.add_argument(
+        f"--{prefix}max-grade-drop",
+        type=float,
+        default=None,
+        metavar="D",
+        help="also keep the learned score (0-5) within D of the resized original's (e.g. 0.1)",
+    )
+    parser.add_argument(
+        f"--{prefix}quality-range",
+        type=_quality_range,
+        default=(20, 95),
+        metavar="MIN-MAX",
+        help="encoder qualities searched (default 20-95)",
+    )
+    parser.add_argument(f"--{prefix}keep-icc", action="store_true", help="embed an sRGB ICC profile (pixels are sRGB)")
+
+
+def target_from_args(args: argparse.Namespace, prefix: str = "") -> Any:
+    """The :class:`~pixgrade.fullref.renditions.Target` of the options :func:`add_target_options` declared."""
+    from pixgrade.fullref.renditions import Target
+
+    key = prefix.replace("-", "_")
+    low, high = getattr(args, f"{key}quality_range")
+    return Target(
+        min_ssim=getattr(args, f"{key}min_ssim"),
+        max_score_drop=getattr(args, f"{key}max_grade_drop"),
+        min_quality=low,
+        max_quality=high,
+    )
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Declare ``pixgrade renditions`` and its options."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -65,18 +101,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--sizes", type=_int_list, default=[1600, 800, 400], help="longest sides (default 1600,800,400)"
     )
     parser.add_argument("--formats", default="webp,jpeg", help="webp, jpeg, avif (default webp,jpeg)")
-    parser.add_argument("--min-ssim", type=float, default=0.98, help="SSIM (luminance) target (default 0.98)")
-    parser.add_argument(
-        "--max-grade-drop",
-        type=float,
-        default=None,
-        metavar="D",
-        help="also keep the learned score (0-5) within D of the resized original's (e.g. 0.1)",
-    )
-    parser.add_argument(
-        "--quality-range", type=_quality_range, default=(20, 95), metavar="MIN-MAX", help="searched (default 20-95)"
-    )
-    parser.add_argument("--keep-icc", action="store_true", help="embed an sRGB ICC profile (pixels are sRGB)")
+    add_target_options(parser)
     parser.add_argument("--manifest", metavar="FILE", help="manifest CSV (default OUTDIR/renditions.csv)")
     add_model_options(parser, "unused (renditions run in this process)")
     parser.add_argument(
@@ -92,19 +117,12 @@ def run(args: argparse.Namespace) -> int:
 
     from pixgrade.cli.compare import load_scorer
     from pixgrade.errors import ConfigError
-    from pixgrade.fullref.renditions import Target, check_formats, render_image, rendition_columns
+    from pixgrade.fullref.renditions import check_formats, render_batch
     from pixgrade.io import iter_image_files
-    from pixgrade.io.locks import OutputLock
-    from pixgrade.pipeline import open_writer
     from pixgrade.pipeline.writers import output_format
 
     formats = check_formats(args.formats.split(","))
-    target = Target(
-        min_ssim=args.min_ssim,
-        max_score_drop=args.max_grade_drop,
-        min_quality=args.quality_range[0],
-        max_quality=args.quality_range[1],
-    )
+    target = target_from_args(args)
     outdir = Path(args.output_dir)
     if outdir.exists() and not outdir.is_dir():
         raise ConfigError(f"{outdir}: is not a folder")
@@ -116,39 +134,26 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no files found in {', '.join(args.paths)}")
     scorer = None if (args.model or "").lower() == "none" and args.max_grade_drop is None else load_scorer(args)
     outdir.mkdir(parents=True, exist_ok=True)
-    counts: dict[str, int] = {}
-    with OutputLock(manifest, what="renditions manifest"):
-        writer = open_writer(manifest, rendition_columns(), resume=True)
-        done = writer.existing_paths
-        try:
-            with tqdm(total=len(sources), unit="img", desc="renditions", file=sys.stderr,
-                      disable=args.no_progress or None) as bar:  # fmt: skip
-                for source in sources:
-                    for row in render_image(
-                        source,
-                        outdir,
-                        args.sizes,
-                        formats,
-                        target,
-                        scorer=scorer,
-                        keep_icc=args.keep_icc,
-                        done=done,
-                        max_pixels=args.max_pixels,
-                    ):
-                        writer.write(dataclass_row(row))
-                        counts[row.status] = counts.get(row.status, 0) + 1
-                        if row.status in ("failed", "target_not_met"):
-                            tqdm.write(f"{row.path}: {row.status}: {row.error or ''}".rstrip(": "), file=sys.stderr)
-                    bar.update(1)
-        finally:
-            writer.close()
+    with tqdm(total=len(sources), unit="img", desc="renditions", file=sys.stderr,
+              disable=args.no_progress or None) as bar:  # fmt: skip
+        counts = render_batch(
+            ((source, outdir) for source in sources),
+            manifest,
+            args.sizes,
+            formats,
+            target,
+            scorer=scorer,
+            keep_icc=args.keep_icc,
+            max_pixels=args.max_pixels,
+            on_row=lambda row: report_row(row, tqdm.write),
+            on_source=lambda _source: bar.update(1),
+        )
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing new"
     print(f"renditions: {summary}; manifest: {manifest}", file=sys.stderr)
     return 1 if counts.get("failed") or counts.get("target_not_met") else 0
 
 
-def dataclass_row(row: Any) -> dict[str, Any]:
-    """A manifest row as a dict."""
-    import dataclasses
-
-    return dataclasses.asdict(row)
+def report_row(row: Any, write: Any) -> None:
+    """Say on stderr (through ``write``) why a rendition failed or missed its target; nothing for the others."""
+    if row.status in ("failed", "target_not_met"):
+        write(f"{row.path}: {row.status}: {row.error or ''}".rstrip(": "), file=sys.stderr)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -25,6 +25,8 @@ __all__ = [
     "Target",
     "check_formats",
     "encode",
+    "parse_spec",
+    "render_batch",
     "render_image",
     "rendition_columns",
     "search_quality",
@@ -306,3 +308,77 @@ def encode_lossless(image: Image.Image) -> bytes:
     buffer = BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def parse_spec(text: str) -> tuple[list[int], list[str]]:
+    """``SIZES[:FORMATS]`` (``"800,400:webp,jpeg"``) as sizes and checked formats; formats default to webp,jpeg.
+
+    Raises:
+        ConfigError: a size that is not an integer of 16 px or more, or an unknown/unavailable format.
+    """
+    sizes_text, _, formats_text = text.partition(":")
+    try:
+        sizes = [int(v) for v in sizes_text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"renditions: not a comma-separated list of sizes: {sizes_text!r} (e.g. 800,400:webp)"
+        ) from None
+    if not sizes or any(v < 16 for v in sizes):
+        raise ConfigError(f"renditions: sizes must be 16 px or more, got {sizes_text!r}")
+    formats = [f for f in (formats_text or "webp,jpeg").split(",") if f.strip()]
+    if not formats:
+        raise ConfigError(f"renditions: no format in {text!r}")
+    return sizes, check_formats(formats)
+
+
+def render_batch(
+    jobs: Iterable[tuple[str | Path, str | Path]],
+    manifest: str | Path,
+    sizes: Sequence[int],
+    formats: Sequence[str],
+    target: Target,
+    *,
+    scorer: Any = None,
+    keep_icc: bool = False,
+    max_pixels: int = 100_000_000,
+    on_row: Callable[[RenditionRow], object] | None = None,
+    on_source: Callable[[str | Path], object] | None = None,
+) -> dict[str, int]:
+    """Render each ``(source, outdir)`` of ``jobs`` with :func:`render_image`, one row per rendition appended to
+    the CSV ``manifest`` (locked while writing; renditions it already lists are skipped, so a rerun resumes).
+
+    Returns:
+        how many renditions got each status in this run.
+    """
+    from pixgrade.io.locks import OutputLock
+    from pixgrade.pipeline import open_writer
+
+    counts: dict[str, int] = {}
+    manifest = Path(manifest)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with OutputLock(manifest, what="renditions manifest"):
+        writer = open_writer(manifest, rendition_columns(), resume=True)
+        done = writer.existing_paths
+        try:
+            for source, outdir in jobs:
+                Path(outdir).mkdir(parents=True, exist_ok=True)
+                for row in render_image(
+                    source,
+                    outdir,
+                    sizes,
+                    formats,
+                    target,
+                    scorer=scorer,
+                    keep_icc=keep_icc,
+                    done=done,
+                    max_pixels=max_pixels,
+                ):
+                    writer.write(dataclasses.asdict(row))
+                    counts[row.status] = counts.get(row.status, 0) + 1
+                    if on_row is not None:
+                        on_row(row)
+                if on_source is not None:
+                    on_source(source)
+        finally:
+            writer.close()
+    return counts
