@@ -2,8 +2,10 @@
 and the policy (name and a hash of its rules).
 
 Every writer of results puts the same mapping beside them (:func:`provenance`): ``pixgrade score``'s
-``<output>.provenance.json``, ``decisions.json`` of ``pixgrade filter``, the HTTP service's answers and
-``/v1/health``, and ``.provenance`` of the Python API's results.
+``<output>.provenance.json`` (and, for Parquet, the file's schema metadata under the key ``pixgrade``),
+``decisions.json`` of ``pixgrade filter``, the footer of the HTML reports (:func:`provenance_text`), the
+catalogue's ``runs.provenance`` column, the HTTP service's answers and ``/v1/health``, and ``.provenance`` of the
+Python API's results.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from pixgrade import __version__
 from pixgrade.io import sha256_file
 
-__all__ = ["model_sha256", "policy_sha256", "provenance", "resolved_text_detector"]
+__all__ = ["model_sha256", "policy_sha256", "provenance", "provenance_text", "resolved_text_detector"]
 
 
 @lru_cache(maxsize=32)
@@ -107,3 +109,19 @@ def provenance(
         "policy": None if policy is None else str(policy.name),
         "policy_sha256": policy_sha256(policy),
     }
+
+
+def provenance_text(record: dict[str, Any]) -> str:
+    """One human-readable line of a provenance mapping (the HTML reports' footer), hashes shortened to 12 digits."""
+
+    def short(digest: Any) -> str:
+        return f" (sha256 {str(digest)[:12]})" if digest else ""
+
+    parts = [
+        f"pixgrade {record.get('pixgrade_version')}",
+        f"model {record.get('model')}{short(record.get('model_sha256'))}",
+        f"backend {record.get('backend')}",
+        f"text detector {record.get('text_detector') or 'none'}",
+        f"policy {record.get('policy') or 'none'}{short(record.get('policy_sha256'))}",
+    ]
+    return " · ".join(parts)

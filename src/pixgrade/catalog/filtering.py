@@ -218,7 +218,15 @@ def run_filter(
     if settings.model is not None and not (isinstance(settings.model, str) and settings.model.lower() == "none"):
         model_name = str(settings.model) if isinstance(settings.model, str | Path) else type(settings.model).__name__
     model_key = _model_key(settings, model_name, text_detector)
-    run_id = catalog.start_run(command, settings.policy.name, model_key)
+    from pixgrade.provenance import provenance
+
+    record = provenance(
+        settings.model,
+        backend=f"{settings.backend} (requested; reused results keep their own)",
+        text_detector=text_detector,
+        policy=settings.policy,
+    )
+    run_id = catalog.start_run(command, settings.policy.name, model_key, provenance=record)
     try:
         return _filter_run(
             files,

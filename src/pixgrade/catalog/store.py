@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +32,9 @@ from pixgrade.policy.rules import Verdict
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "StoredAnalysis"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first schema; 2: ``runs.provenance`` (JSON of :func:`pixgrade.provenance.provenance`), added by
+``ALTER TABLE`` when a version-1 file is opened (its old runs keep ``NULL``)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -45,7 +47,8 @@ CREATE TABLE IF NOT EXISTS runs (
     model TEXT,
     n_images INTEGER,
     n_reused INTEGER,
-    status TEXT NOT NULL DEFAULT 'running'
+    status TEXT NOT NULL DEFAULT 'running',
+    provenance TEXT
 );
 CREATE TABLE IF NOT EXISTS images (
     id INTEGER PRIMARY KEY,
@@ -157,8 +160,17 @@ class Catalog:
                     raise ConfigError(
                         f"{self.path}: catalogue schema version {row[0]} is newer than this pixgrade ({SCHEMA_VERSION})"
                     )
+                elif row[0] < SCHEMA_VERSION:
+                    self._migrate(int(row[0]))
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a usable SQLite catalogue: {exc}") from exc
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older file up to :data:`SCHEMA_VERSION` in place (inside the opening transaction)."""
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(runs)")}
+        if version < 2 and "provenance" not in columns:
+            self.conn.execute("ALTER TABLE runs ADD COLUMN provenance TEXT")
+        self.conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -183,12 +195,15 @@ class Catalog:
         return int(self.conn.execute("SELECT version FROM schema_version").fetchone()[0])
 
     # -- runs --------------------------------------------------------------------------------------------------
-    def start_run(self, command: str, policy: str | None, model: str | None) -> int:
-        """Log a new run; returns its id."""
+    def start_run(
+        self, command: str, policy: str | None, model: str | None, provenance: Mapping[str, Any] | None = None
+    ) -> int:
+        """Log a new run (``provenance``: :func:`pixgrade.provenance.provenance`, stored as JSON); returns its id."""
+        record = None if provenance is None else json.dumps(dict(provenance), sort_keys=True, default=str)
         with self.conn:
             cur = self.conn.execute(
-                "INSERT INTO runs (started_at, command, policy, model) VALUES (?, ?, ?, ?)",
-                (_now(), command, policy, model),
+                "INSERT INTO runs (started_at, command, policy, model, provenance) VALUES (?, ?, ?, ?, ?)",
+                (_now(), command, policy, model, record),
             )
         return int(cur.lastrowid or 0)
 

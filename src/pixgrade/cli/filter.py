@@ -450,16 +450,17 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
     csv_path = _output_file(outdir, "decisions.csv")
     _write_text(csv_path, buffer.getvalue())
     top_k = args.top_k or None
-    from pixgrade.provenance import provenance
+    from pixgrade.provenance import provenance, provenance_text
 
+    run_provenance = provenance(
+        args.model or "none",
+        backend=f"{args.backend} (requested; results reused from the catalogue keep their own)",
+        text_detector=args.text_detector,
+        policy=policy,
+    )
     document = {
         "generator": GENERATOR,
-        "provenance": provenance(
-            args.model or "none",
-            backend=f"{args.backend} (requested; results reused from the catalogue keep their own)",
-            text_detector=args.text_detector,
-            policy=policy,
-        ),
+        "provenance": run_provenance,
         "policy": {
             "name": policy.name,
             "source": policy.path or f"preset {policy.name}",
@@ -497,7 +498,10 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
         from pixgrade.report.filter_report import render_filter_report
 
         report_path = _output_file(outdir, "report.html")
-        _write_text(report_path, render_filter_report(outcome, policy, generator=GENERATOR))
+        _write_text(
+            report_path,
+            render_filter_report(outcome, policy, generator=GENERATOR, provenance=provenance_text(run_provenance)),
+        )
         written.append(str(report_path))
     print(summary_line(summary))
     if reason_counts:

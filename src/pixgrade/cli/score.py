@@ -162,12 +162,15 @@ PROVENANCE_SUFFIX = ".provenance.json"
 """``<output>.provenance.json``: what produced the table (:func:`pixgrade.provenance.provenance`)."""
 
 
-def _write_provenance(output: Path, scorer: Any) -> None:
-    import json
-
+def _provenance(scorer: Any) -> dict[str, Any]:
     from pixgrade.provenance import provenance
 
-    record = provenance(getattr(scorer, "_model_spec", None) or "none", scorer.predictor)
+    return provenance(getattr(scorer, "_model_spec", None) or "none", scorer.predictor)
+
+
+def _write_provenance(output: Path, record: dict[str, Any]) -> None:
+    import json
+
     sidecar = output.with_name(output.name + PROVENANCE_SUFFIX)
     sidecar.write_text(json.dumps({"output": output.name, **record}, indent=2) + "\n", encoding="utf-8")
 
@@ -204,9 +207,10 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
     scorer = _load_scorer(args)
     if scorer.predictor is not None:
         print(f"model: {scorer.model_name} on {scorer.predictor.description}", file=sys.stderr)
+    record = _provenance(scorer)
     writer: ResultWriter | None = None
     if output is not None:
-        writer = open_writer(output, resume=args.resume, overwrite=args.overwrite)
+        writer = open_writer(output, resume=args.resume, overwrite=args.overwrite, provenance=record)
     done = writer.existing_paths if writer is not None else set()
     todo = [f for f in files if normalise_path(f) not in done]
     skipped = len(files) - len(todo)
@@ -259,7 +263,7 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
             writer.close()
 
     if output is not None:
-        _write_provenance(output, scorer)
+        _write_provenance(output, record)
     total = n_scored + n_failed
     summary = f"scored {total} image{'s' if total != 1 else ''}"
     if n_failed:
@@ -269,10 +273,11 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
     if output is not None:
         summary += f"; results: {output}"
     if html is not None:
+        from pixgrade.provenance import provenance_text
         from pixgrade.report.score_page import write_score_page
 
         page_rows = list(read_rows(output)) if output is not None else rows
-        write_score_page(page_rows, html, model=scorer.model_name)
+        write_score_page(page_rows, html, model=scorer.model_name, provenance=provenance_text(record))
         summary += f"; page: {html}"
     print(summary, file=sys.stderr)
     return 1 if n_failed else 0

@@ -8,8 +8,10 @@ Crash safety:
 - **Parquet**: a Parquet file is only readable once its footer is written at close, so while a run is going the
   rows are appended to a JSON Lines sidecar ``<name>.parquet.partial.jsonl`` (flushed per row). On close the
   existing Parquet rows (when resuming) and the sidecar rows are streamed into a temporary file in row groups,
-  which atomically replaces ``<name>.parquet``; then the sidecar is deleted. An interrupted run leaves the
-  sidecar, which ``resume=True`` picks up. Until then the previous ``.parquet`` file is never touched.
+  which atomically replaces ``<name>.parquet``; then the sidecar is deleted. The file's schema metadata holds, under
+  the key ``pixgrade``, the JSON of the ``provenance`` mapping given to :func:`open_writer` (the latest run's).
+  An interrupted run leaves the sidecar, which ``resume=True`` picks up. Until then the previous ``.parquet`` file
+  is never touched.
 
 Existing files are never overwritten unless ``overwrite=True``.
 """
@@ -31,6 +33,7 @@ from pixgrade.pipeline.result import coerce_row, column_types, result_columns
 
 __all__ = [
     "FORMATS",
+    "PARQUET_METADATA_KEY",
     "ResultWriter",
     "check_output",
     "normalise_path",
@@ -43,6 +46,8 @@ __all__ = [
 #: File extension → table format.
 FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 _PARQUET_ROWS_PER_GROUP = 4096
+#: Key of the Parquet schema metadata holding the provenance JSON (:func:`pixgrade.provenance.provenance`).
+PARQUET_METADATA_KEY = "pixgrade"
 
 
 def output_format(path: str | Path) -> str:
@@ -304,12 +309,15 @@ class JsonlWriter(_LineWriter):
 class ParquetWriter(ResultWriter):
     """Rows go to a JSONL sidecar while running; ``close`` builds the Parquet file (see the module docstring)."""
 
-    def __init__(self, path: Path, columns: Sequence[str], *, resume: bool) -> None:
+    def __init__(
+        self, path: Path, columns: Sequence[str], *, resume: bool, provenance: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(path, columns)
         import pyarrow as pa
 
         kinds = {str: pa.string(), float: pa.float64(), int: pa.int64(), bool: pa.bool_()}
-        self.schema = pa.schema([(c, kinds[t]) for c, t in column_types(self.columns).items()])
+        metadata = None if provenance is None else {PARQUET_METADATA_KEY: json.dumps(dict(provenance), default=str)}
+        self.schema = pa.schema([(c, kinds[t]) for c, t in column_types(self.columns).items()], metadata=metadata)
         self._keep_existing = resume and path.exists()
         self._existing_in_parquet: set[str] = set()
         if self._keep_existing:
@@ -366,6 +374,7 @@ def open_writer(
     *,
     resume: bool = False,
     overwrite: bool = False,
+    provenance: Mapping[str, Any] | None = None,
 ) -> ResultWriter:
     """Open a results table for writing, format chosen by the extension (``.csv``, ``.jsonl``/``.ndjson``,
     ``.parquet``).
@@ -376,6 +385,8 @@ def open_writer(
         resume: keep the rows already in the file and append; ``writer.existing_paths`` lists them so the caller
             can skip those images. A missing file is simply created.
         overwrite: replace an existing file.
+        provenance: what produced the rows (:func:`pixgrade.provenance.provenance`); Parquet keeps it in its
+            schema metadata under :data:`PARQUET_METADATA_KEY` (the line formats: the caller's sidecar file).
 
     Raises:
         ConfigError: see :func:`check_output`; or, with ``resume``, the existing file has other columns.
@@ -388,4 +399,4 @@ def open_writer(
         return CsvWriter(path, columns, resume=resume)
     if fmt == "jsonl":
         return JsonlWriter(path, columns, resume=resume)
-    return ParquetWriter(path, columns, resume=resume)
+    return ParquetWriter(path, columns, resume=resume, provenance=provenance)

@@ -34,9 +34,16 @@ def _environment() -> jinja2.Environment:
 
 
 def render_filter_report(
-    outcome: Any, policy: Any, *, generator: str = "pixgrade filter", title: str | None = None, thumb_size: int = 180
+    outcome: Any,
+    policy: Any,
+    *,
+    generator: str = "pixgrade filter",
+    title: str | None = None,
+    thumb_size: int = 180,
+    provenance: str | None = None,
 ) -> str:
-    """HTML text of the report for a :class:`pixgrade.catalog.FilterOutcome` under ``policy``."""
+    """HTML text of the report for a :class:`pixgrade.catalog.FilterOutcome` under ``policy``; ``provenance`` (a
+    line such as :func:`pixgrade.provenance.provenance_text` makes) is shown in the footer."""
     records = outcome.records
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         thumbs = list(pool.map(lambda r: make_thumbnail(r.path, size=thumb_size), records))
@@ -108,6 +115,7 @@ def render_filter_report(
     return template.render(
         title=title or f"pixgrade filter — {policy.name}",
         generator=generator,
+        provenance=provenance,
         policy=policy,
         created=datetime.now().strftime("%Y-%m-%d %H:%M"),
         n_images=len(records),

@@ -147,8 +147,11 @@ def render_score_page(
     thumbnail_size: int = 160,
     max_reasons: int = 3,
     results_file: str | None = None,
+    provenance: str | None = None,
 ) -> str:
     """The HTML page for result rows (dicts with the columns of :func:`pixgrade.pipeline.result_columns`).
+
+    ``provenance`` (a line such as :func:`pixgrade.provenance.provenance_text` makes) is shown in the footer.
 
     Rows are consumed as a stream: only the ``max_cards`` worst are kept (the page says how many were left out),
     so memory stays bounded for very large runs. Thumbnails are read from the rows' paths (relative paths from
@@ -196,6 +199,7 @@ def render_score_page(
     return env.get_template("score_page.html").render(
         title=title,
         model=model,
+        provenance=provenance,
         generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
         total=total,
         n_errors=counts["error"],
