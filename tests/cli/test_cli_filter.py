@@ -347,3 +347,36 @@ def test_renditions_of_accepted_images_resume_and_never_overwrite(shop: Path, tm
         assert len(list(csv.DictReader(fh))) == len(rows)
     assert rendition.stat().st_mtime_ns == mtime
     assert main([*argv[:-2], "--renditions", "200:gif"]) == 2  # unknown format: usage error
+
+
+def test_filter_memory_and_file_size_limits(tmp_path: Path) -> None:
+    import numpy as np
+
+    root = tmp_path / "shop" / "SKU1"
+    photo(root / "ok.jpg")
+    wide = np.zeros((1500, 2000), np.uint16)
+    wide[::40] = 50000
+    Image.fromarray(wide).save(root / "deep.png")  # 16-bit grey: about 17 MiB to decode (6 MiB as 8-bit)
+    (root / "big.png").write_bytes(os.urandom(2 * 1024 * 1024 + 1))
+    out = tmp_path / "out"
+    limits = ["--max-image-memory", "10", "--max-file-mb", "2"]
+    assert main(["filter", str(tmp_path / "shop"), "-o", str(out), *FAST, *limits]) == 1
+    d = read_decisions(out)
+    assert "over the per-image memory budget of 10 MiB" in d["deep.png"]["error"]
+    assert d["big.png"]["error"].startswith("file of 2,097,153 bytes is over the limit of 2,097,152 bytes")
+    assert d["deep.png"]["decision"] == d["big.png"]["decision"] == "reject"
+    assert d["ok.jpg"]["error"] == ""
+    # The refusals are not cached: a rerun with the default limits reads both (big.png is then not an image).
+    assert main(["filter", str(tmp_path / "shop"), "-o", str(out), *FAST]) == 1
+    d = read_decisions(out)
+    assert d["deep.png"]["error"] == ""
+    assert "over the limit" not in d["big.png"]["error"] and d["big.png"]["error"]
+
+
+def test_filter_limits_reach_every_scorer() -> None:
+    from pixgrade.catalog.filtering import FilterSettings, scorer_options
+    from pixgrade.policy import load_policy
+
+    settings = FilterSettings(policy=load_policy("generic"), max_image_bytes=10, max_file_bytes=3)
+    options = scorer_options(settings, "classical")  # what the local workers and the Ray actors are built with
+    assert options["max_image_bytes"] == 10 and options["max_file_bytes"] == 3

@@ -356,3 +356,14 @@ def test_limits_and_faked_headers_give_error_rows(tmp_path: Path) -> None:
     assert "over the per-image memory budget of 10 MiB" in rows["deep.png"]["error"]
     assert rows["big.bin"]["error"].startswith("file of 2,097,153 bytes is over the limit of 2,097,152 bytes")
     assert rows["ok.png"]["error"] is None
+
+
+def test_memory_limits_reach_the_ray_actors() -> None:
+    from pixgrade.cli.main import build_parser
+    from pixgrade.cli.ray_support import scorer_kwargs
+
+    base = ["score", "x", "--model", "none", "--engine", "ray"]
+    kwargs = scorer_kwargs(build_parser().parse_args([*base, "--max-image-memory", "10", "--max-file-mb", "3"]))
+    assert kwargs["max_image_bytes"] == 10 * 1024 * 1024 and kwargs["max_file_bytes"] == 3 * 1024 * 1024
+    defaults = scorer_kwargs(build_parser().parse_args(base))
+    assert defaults["max_image_bytes"] == defaults["max_file_bytes"] == 1024 * 1024 * 1024

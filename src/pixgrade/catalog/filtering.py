@@ -21,7 +21,7 @@ from pixgrade.dedupe import DuplicateCluster, DuplicateSettings, find_duplicates
 from pixgrade.facts import FACTS_MAX_SIDE, FACTS_VERSION, ImageFacts, available_text_detectors
 from pixgrade.io import iter_image_files, sha256_file
 from pixgrade.io.files import WalkErrorHandler
-from pixgrade.io.loading import DEFAULT_MAX_FILE_BYTES
+from pixgrade.io.loading import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.pipeline import ImageResult
 from pixgrade.pipeline.presentation import attach_presentation, weights_sha256_of
 from pixgrade.policy.decisions import Candidate, Decision, ProductSummary, decide
@@ -56,6 +56,9 @@ class FilterSettings:
         text_detector: ``auto``, ``db`` or ``classical``.
         facts_max_side: longest side the marketplace facts are measured at.
         max_pixels: decompression-bomb limit.
+        max_image_bytes: memory budget for decoding one image (from its header, before decoding; larger ones
+            get an error result); ``None``: no limit.
+        max_file_bytes: largest file read (checked before reading); ``None``: no limit.
         model_key: identifies the model in the catalogue's cache (computed from ``model`` when None).
         engine: where the files to (re)score are scored (a :data:`FileEngine`, e.g.
             :func:`pixgrade.engines.ray_engine.filter_with_ray`); ``None``: worker processes on this machine.
@@ -71,6 +74,8 @@ class FilterSettings:
     text_detector: str = "auto"
     facts_max_side: int = FACTS_MAX_SIDE
     max_pixels: int = 100_000_000
+    max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES
+    max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES
     model_key: str | None = None
     engine: FileEngine | None = None
 
@@ -84,13 +89,14 @@ gives a result with ``error`` set, never an exception."""
 
 def scorer_options(settings: FilterSettings, text_detector: str) -> dict[str, Any]:
     """Keyword arguments of :class:`~pixgrade.pipeline.Scorer` for filtering: the settings' model, backend and
-    pixel limit, files read up to 1 GiB (as ``score``), with the marketplace facts and the perceptual hash
-    switched on."""
+    pixel, decoding-memory and file-size limits (1 GiB each by default, as ``score``), with the marketplace
+    facts and the perceptual hash switched on."""
     return {
         "model": settings.model,
         "backend": settings.backend,
         "max_pixels": settings.max_pixels,
-        "max_file_bytes": DEFAULT_MAX_FILE_BYTES,
+        "max_image_bytes": settings.max_image_bytes,
+        "max_file_bytes": settings.max_file_bytes,
         "facts": True,
         "phash": True,
         "text_detector": text_detector,

@@ -61,10 +61,7 @@ def load_scorer(args: argparse.Namespace) -> Any:
     """The :class:`~pixgrade.pipeline.Scorer` of ``--model``/``--backend`` (as ``score`` loads it)."""
     from pixgrade.cli.score import _load_scorer
 
-    for name, default in (("max_image_memory", 1024), ("max_file_mb", 1024)):
-        if not hasattr(args, name):
-            setattr(args, name, default)
-    return _load_scorer(args)
+    return _load_scorer(args)  # memory limits: the defaults when args lacks them (cli.options.memory_limits)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pixgrade.cli.options import add_model_options, non_negative_int
+from pixgrade.cli.options import add_memory_options, add_model_options, memory_limits, non_negative_int
 
 __all__ = ["add_parser", "run"]
 
@@ -178,6 +178,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="auto",
         help="overlaid-text detector (auto: the DB network when installed, else classical)",
     )
+    add_memory_options(parser)
     parser.add_argument("--no-report", action="store_true", help="skip report.html")
     parser.add_argument(
         "--lock-wait",
@@ -282,6 +283,7 @@ def run(args: argparse.Namespace) -> int:
         duplicate_scope="all" if args.duplicates == "all" else "product",
         text_detector=args.text_detector,
     )
+    settings.max_image_bytes, settings.max_file_bytes = memory_limits(args)
     if args.engine == "ray":
         from pixgrade.cli import ray_support
 

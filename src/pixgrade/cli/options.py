@@ -49,3 +49,32 @@ def add_model_options(parser: argparse.ArgumentParser, workers_help: str | None 
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help=BACKEND_HELP)
     if workers_help is not None:
         parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N", help=workers_help)
+
+
+def add_memory_options(parser: argparse.ArgumentParser) -> None:
+    """``--max-image-memory MIB`` and ``--max-file-mb MIB`` (default 1024 each), as ``score`` and ``filter`` take
+    them: converted to bytes with :func:`memory_limits` and enforced by :func:`pixgrade.io.load_image` (from the
+    header, before decoding) and :func:`pixgrade.io.read_source` (before reading)."""
+    parser.add_argument(
+        "--max-image-memory",
+        type=positive_int,
+        default=1024,
+        metavar="MIB",
+        help="memory budget for decoding one image, known from its header before decoding; larger images are "
+        "refused with an error row, JPEGs first decoded at reduced size where scoring allows (default 1024 MiB)",
+    )
+    parser.add_argument(
+        "--max-file-mb",
+        type=positive_int,
+        default=1024,
+        metavar="MIB",
+        help="refuse files larger than this before reading them (default 1024 MiB)",
+    )
+
+
+def memory_limits(args: argparse.Namespace) -> tuple[int, int]:
+    """``(max_image_bytes, max_file_bytes)`` of the options :func:`add_memory_options` declares (their defaults
+    when the namespace lacks them)."""
+    image_mib = getattr(args, "max_image_memory", 1024)
+    file_mib = getattr(args, "max_file_mb", 1024)
+    return image_mib * 1024 * 1024, file_mib * 1024 * 1024

@@ -68,10 +68,17 @@ def filter_engine(args: argparse.Namespace) -> Any:
 
 def scorer_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The ``Scorer`` arguments the Ray actors need (they must be picklable: a checked ``ModelRef``, no loaded
-    model)."""
+    model), with the same pixel, decoding-memory and file-size limits as on this machine."""
+    from pixgrade.cli.options import memory_limits
     from pixgrade.model.reference import resolve_model
 
-    return {"model": resolve_model(args.model, args.backend), "max_pixels": args.max_pixels}
+    max_image_bytes, max_file_bytes = memory_limits(args)
+    return {
+        "model": resolve_model(args.model, args.backend),
+        "max_pixels": args.max_pixels,
+        "max_image_bytes": max_image_bytes,
+        "max_file_bytes": max_file_bytes,
+    }
 
 
 def ray_parquet_output(args: argparse.Namespace) -> bool:

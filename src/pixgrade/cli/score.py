@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pixgrade.cli.options import add_model_options, positive_int
+from pixgrade.cli.options import add_memory_options, add_model_options, memory_limits, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -68,21 +68,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="refuse images with more pixels than this (decompression-bomb guard; default 100,000,000)",
     )
-    parser.add_argument(
-        "--max-image-memory",
-        type=positive_int,
-        default=1024,
-        metavar="MIB",
-        help="memory budget for decoding one image, known from its header before decoding; larger images are "
-        "refused with an error row, JPEGs first decoded at reduced size where scoring allows (default 1024 MiB)",
-    )
-    parser.add_argument(
-        "--max-file-mb",
-        type=positive_int,
-        default=1024,
-        metavar="MIB",
-        help="refuse files larger than this before reading them (default 1024 MiB)",
-    )
+    add_memory_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     from pixgrade.cli.ray_support import add_engine_options
 
@@ -105,12 +91,13 @@ def _load_scorer(args: argparse.Namespace) -> Any:
     from pixgrade.pipeline import Scorer
 
     model = resolve_model(args.model, args.backend)  # ConfigError naming what to pass instead
+    max_image_bytes, max_file_bytes = memory_limits(args)
     try:
         return Scorer(
             model=model,
             max_pixels=args.max_pixels,
-            max_image_bytes=args.max_image_memory * 1024 * 1024,
-            max_file_bytes=args.max_file_mb * 1024 * 1024,
+            max_image_bytes=max_image_bytes,
+            max_file_bytes=max_file_bytes,
         )
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
