@@ -27,6 +27,7 @@ __all__ = [
     "encode",
     "parse_spec",
     "render_batch",
+    "render_data",
     "render_image",
     "rendition_columns",
     "search_quality",
@@ -382,3 +383,52 @@ def render_batch(
         finally:
             writer.close()
     return counts
+
+
+def render_data(
+    data: bytes,
+    name: str,
+    sizes: Sequence[int],
+    formats: Sequence[str],
+    target: Target,
+    *,
+    max_pixels: int = 100_000_000,
+) -> tuple[tuple[int, int], list[tuple[RenditionRow, bytes | None]]]:
+    """The source's size (after EXIF orientation) and the renditions of an image held in memory (the API's
+    ``POST /v1/renditions``): the same decoding, resizing and quality search as :func:`render_image`, nothing
+    written; each row (its ``path`` is the rendition's file name) with the encoded bytes (``None`` when skipped
+    or failed). No learned score (the grade bound is not applied).
+
+    Raises:
+        ImageLoadError (or a subclass): ``data`` is no image, is damaged or has more than ``max_pixels`` pixels.
+    """
+    original = open_srgb_bytes(data, name, max_pixels)
+    out: list[tuple[RenditionRow, bytes | None]] = []
+    for size in sorted(set(sizes), reverse=True):
+        reference = _resized(original, size)
+        for fmt in formats:
+            row = RenditionRow(rendition_name(name, size, fmt), name, size, fmt, "ok")
+            if reference is None:
+                row.status = "skipped"
+                row.error = f"the source is {original.width}x{original.height}: never upscaled"
+                out.append((row, None))
+                continue
+            row.width, row.height = reference.size
+            try:
+                best, met = search_quality(reference, fmt, dataclasses.replace(target, max_score_drop=None))
+            except (OSError, ValueError) as exc:
+                row.status, row.error = "failed", f"{type(exc).__name__}: {exc}"
+                out.append((row, None))
+                continue
+            row.status = "ok" if met else "target_not_met"
+            row.bytes, row.quality, row.ssim_y = len(best.data), best.quality, best.ssim_y
+            out.append((row, best.data))
+    return original.size, out
+
+
+def open_srgb_bytes(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    """:func:`~pixgrade.fullref.images.open_srgb` of bytes; errors name ``name``."""
+    try:
+        return open_srgb(BytesIO(data), max_pixels)  # type: ignore[arg-type]
+    except ImageLoadError as exc:
+        raise type(exc)(name, exc.cause) from None

@@ -40,6 +40,8 @@ from pixgrade.serve.schemas import (
     LiveOut,
     PolicyOut,
     ReadyOut,
+    RenditionOut,
+    RenditionsResponse,
     ScoreResponse,
     finite,
 )
@@ -101,6 +103,27 @@ async def _capped(body: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes
         if received > limit:
             raise UploadError(413, f"request body is over the {limit:,} bytes reserved for it")
         yield chunk
+
+
+_ONE_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "one image"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+#: most renditions (sizes x formats) one request may ask for: each is a bounded search of about 8 encodes.
+MAX_RENDITIONS = 12
 
 
 def _image_json(outcome: ImageOutcome) -> ImageScore:
@@ -441,6 +464,108 @@ def create_app(
 
         results = await run_in_threadpool(duplicates_service.lookup, [(u.filename, u.data) for u in uploads])
         return DuplicatesResponse(results=results, catalog_images=duplicates_service.size)  # type: ignore[arg-type]
+
+    import asyncio
+
+    render_slots = asyncio.Semaphore(decode_threads)
+
+    @app.post(
+        "/v1/renditions",
+        response_model=RenditionsResponse,
+        responses={**_ERRORS, 501: {"model": ErrorBody, "description": "pixgrade[fullref] is not installed"}},
+        openapi_extra=_ONE_UPLOAD_BODY,
+        dependencies=score_dependencies,
+        summary="Delivery renditions of one image at the smallest quality keeping an SSIM target",
+        tags=["renditions"],
+    )
+    async def renditions(
+        request: Request,
+        sizes: str = Query("1600,800,400", description="longest sides (px), comma-separated; never upscaled"),
+        formats: str = Query("webp,jpeg", description="webp, jpeg, avif (where the server's Pillow has it)"),
+        min_ssim: float = Query(0.98, gt=0.0, le=1.0, description="SSIM (luminance) each rendition keeps"),
+    ) -> Any:
+        """Encode the one uploaded image (field `file`) in each size and format at the smallest quality whose
+        SSIM on luminance against the resized original is at least `min_ssim` (as `pixgrade renditions`, without
+        the grade bound): sRGB, EXIF orientation applied, no metadata. Each rendition comes back in the JSON with
+        its quality, bytes, SSIM and the encoded file as base64. Bounded by the upload limits (one file of at most
+        `--max-upload-mb`), at most 12 renditions per request, and one render per decoding thread at once (503
+        beyond)."""
+        from starlette.concurrency import run_in_threadpool
+
+        from pixgrade.errors import ImageLoadError
+        from pixgrade.serve.engine import classify_load_error
+
+        try:
+            import skimage  # noqa: F401
+
+            from pixgrade.fullref.renditions import Target, parse_spec, render_data
+        except ImportError:
+            raise HTTPException(501, "renditions need scikit-image: pip install 'pixgrade[fullref]'") from None
+        try:
+            size_list, format_list = parse_spec(f"{sizes}:{formats}")
+            target = Target(min_ssim=min_ssim)
+        except ConfigError as exc:
+            raise HTTPException(422, str(exc)) from None
+        n = len(set(size_list)) * len(format_list)
+        if n > MAX_RENDITIONS:
+            raise HTTPException(422, f"{n} renditions asked for; at most {MAX_RENDITIONS} per request")
+        limit = body_limit(max_upload_bytes, 1)
+        declared = declared_length(request.headers.get("content-length"))
+        if declared is not None and declared > limit:
+            raise UploadError(413, f"request body of {declared:,} bytes is over the limit of one image of at most "
+                                   f"{max_upload_bytes:,} bytes")  # fmt: skip
+        if render_slots.locked():
+            raise Overloaded(engine.retry_after(), f"the service is rendering {decode_threads} image(s) already")
+        want = min(limit if declared is None else declared, max_bytes_in_flight)
+        if not in_flight.try_reserve(want):
+            raise Overloaded(
+                engine.retry_after(),
+                f"the service is receiving as many upload bytes as it holds at once ({max_bytes_in_flight:,})",
+            )
+        try:
+            async with render_slots:
+                (upload,) = await read_multipart(
+                    request.headers.get("content-type"),
+                    request.headers.get("content-length"),
+                    _capped(request.stream(), want),
+                    max_upload_bytes=max_upload_bytes,
+                    max_files=1,
+                )
+                max_pixels = int(getattr(getattr(scorer, "settings", None), "max_pixels", 100_000_000))
+                try:
+                    (width, height), rows = await run_in_threadpool(
+                        render_data, upload.data, upload.filename, size_list, format_list, target,
+                        max_pixels=max_pixels,
+                    )  # fmt: skip
+                except ImageLoadError as exc:
+                    status, _code = classify_load_error(exc)
+                    raise HTTPException(status, f"{upload.filename}: {exc.cause}") from None
+        finally:
+            in_flight.release(want)
+        import base64
+
+        return RenditionsResponse(
+            source=upload.filename,
+            width=width,
+            height=height,
+            min_ssim=min_ssim,
+            renditions=[
+                RenditionOut(
+                    name=row.path,
+                    size=row.size,
+                    format=row.format,
+                    status=row.status,
+                    width=row.width,
+                    height=row.height,
+                    quality=row.quality,
+                    bytes=row.bytes,
+                    ssim=row.ssim_y,
+                    data_base64=None if data is None else base64.b64encode(data).decode("ascii"),
+                    error=row.error,
+                )
+                for row, data in rows
+            ],
+        )
 
     def _backend() -> str:
         return str(getattr(engine.predictor, "backend", "none")) if engine.predictor is not None else "none"

@@ -204,3 +204,29 @@ class DuplicatesResponse(BaseModel):
 
     results: list[DuplicateResultOut]
     catalog_images: int = Field(description="catalogue images in the duplicate index")
+
+
+class RenditionOut(BaseModel):
+    """One rendition of ``POST /v1/renditions``."""
+
+    name: str = Field(description="a file name for it: <stem>-<size>.<ext>")
+    size: int = Field(description="the longest side asked for (px)")
+    format: str = Field(description="jpeg, webp or avif")
+    status: str = Field(description="ok, target_not_met (highest quality searched, still below), skipped, failed")
+    width: int | None = None
+    height: int | None = None
+    quality: int | None = Field(None, description="the encoder quality chosen (the smallest meeting min_ssim)")
+    bytes: int | None = Field(None, description="length of the encoded file")
+    ssim: float | None = Field(None, description="SSIM on luminance against the resized original")
+    data_base64: str | None = Field(None, description="the encoded file, base64 (none when skipped or failed)")
+    error: str | None = None
+
+
+class RenditionsResponse(BaseModel):
+    """Answer of ``POST /v1/renditions``: every size x format of the one uploaded image."""
+
+    source: str = Field(description="the uploaded file's name")
+    width: int = Field(description="the source's width after EXIF orientation")
+    height: int
+    min_ssim: float
+    renditions: list[RenditionOut]
