@@ -169,7 +169,7 @@ def interrupt_after(n: int) -> Any:
     return score_paths
 
 
-@pytest.mark.parametrize("ext", ["csv", "jsonl", "parquet"])
+@pytest.mark.parametrize("ext", ["csv", "jsonl", "json", "parquet"])
 def test_resume_after_ctrl_c_gives_every_file_exactly_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], ext: str
 ) -> None:
@@ -188,6 +188,17 @@ def test_resume_after_ctrl_c_gives_every_file_exactly_once(
     # resuming a finished run scores nothing and changes nothing
     assert score(str(tmp_path / "imgs"), "-o", str(out), "--resume", "--workers", "0") == 0
     assert Counter(r["path"] for r in read_rows(out)) == counts
+
+
+def test_json_output_is_one_array_of_rows(tmp_path: Path) -> None:
+    import json
+
+    make_images(tmp_path / "imgs", 2)
+    out = tmp_path / "results.json"
+    assert score(str(tmp_path / "imgs"), "-o", str(out), "--workers", "0", "--model", "none") == 0
+    document = json.loads(out.read_text())
+    assert [list(row) for row in document] == [result_columns()] * 2
+    assert (tmp_path / "results.json.provenance.json").exists()
 
 
 def test_own_outputs_inside_the_scanned_folder_are_not_scored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""CSV / JSONL / Parquet writers: round trips, refusing to overwrite, resume and crash repair."""
+"""CSV / JSONL / JSON / Parquet writers: round trips, refusing to overwrite, resume and crash repair."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pixgrade.errors import ConfigError
 from pixgrade.measures import FACTOR_NAMES, Factor
 from pixgrade.pipeline import ImageResult, open_writer, output_format, read_rows, result_columns
 
-FORMATS = ["csv", "jsonl", "parquet"]
+FORMATS = ["csv", "jsonl", "json", "parquet"]
 
 
 def rows(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -104,14 +104,15 @@ def test_resume_cuts_a_half_written_last_line(tmp_path: Path, fmt: str) -> None:
     assert list(read_rows(path)) == rows(5)
 
 
-def test_parquet_interrupted_run_keeps_rows_in_the_sidecar_and_resume_merges(tmp_path: Path) -> None:
-    path = tmp_path / "results.parquet"
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_interrupted_run_keeps_rows_in_the_sidecar_and_resume_merges(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"results.{fmt}"
     write(path, rows(2))
     writer = open_writer(path, resume=True)
     for row in rows(3, start=2):
         writer.write(row)
-    # the process dies here: no close(); the old Parquet file is intact and the new rows are in the sidecar
-    sidecar = tmp_path / "results.parquet.partial.jsonl"
+    # the process dies here: no close(); the old file is intact and the new rows are in the sidecar
+    sidecar = tmp_path / f"results.{fmt}.partial.jsonl"
     assert sidecar.exists() and len(sidecar.read_text().splitlines()) == 3
     assert [r["path"] for r in read_rows(path)] == [f"img/{i:03d}.jpg" for i in range(5)]
     writer._sidecar._fh.close()  # type: ignore[attr-defined]  # what the OS does when the process dies
@@ -123,10 +124,11 @@ def test_parquet_interrupted_run_keeps_rows_in_the_sidecar_and_resume_merges(tmp
     assert not sidecar.exists()
 
 
-def test_parquet_sidecar_rows_already_merged_are_not_duplicated(tmp_path: Path) -> None:
-    path = tmp_path / "results.parquet"
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_sidecar_rows_already_merged_are_not_duplicated(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"results.{fmt}"
     write(path, rows(4))
-    sidecar = tmp_path / "results.parquet.partial.jsonl"
+    sidecar = tmp_path / f"results.{fmt}.partial.jsonl"
     # a crash after the merged file replaced the old one but before the sidecar was deleted
     sidecar.write_text("".join(json.dumps(r) + "\n" for r in rows(2, start=2)))
     assert len(list(read_rows(path))) == 4
@@ -134,9 +136,10 @@ def test_parquet_sidecar_rows_already_merged_are_not_duplicated(tmp_path: Path) 
     assert list(read_rows(path)) == rows(5)
 
 
-def test_parquet_sidecar_alone_is_refused_without_resume(tmp_path: Path) -> None:
-    path = tmp_path / "results.parquet"
-    (tmp_path / "results.parquet.partial.jsonl").write_text(json.dumps(rows(1)[0]) + "\n")
+@pytest.mark.parametrize("fmt", ["parquet", "json"])
+def test_sidecar_alone_is_refused_without_resume(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"results.{fmt}"
+    (tmp_path / f"results.{fmt}.partial.jsonl").write_text(json.dumps(rows(1)[0]) + "\n")
     with pytest.raises(ConfigError, match="interrupted run"):
         open_writer(path)
     existing = write(path, rows(1, start=1), resume=True)
@@ -149,6 +152,22 @@ def test_resume_refuses_a_file_with_other_columns(tmp_path: Path, fmt: str) -> N
     write(path, [{"path": "a.jpg", "score": 1.0}], columns=["path", "score"])
     with pytest.raises(ConfigError, match="columns do not match"):
         open_writer(path, resume=True)
+
+
+def test_json_is_one_array_of_rows_in_column_order(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    write(path, [])
+    assert json.loads(path.read_text()) == []
+    write(path, rows(3), overwrite=True)
+    document = json.loads(path.read_text())
+    assert isinstance(document, list) and [r["path"] for r in document] == ["img/000.jpg", "img/001.jpg", "img/002.jpg"]
+    assert list(document[0]) == result_columns()
+    path.write_text('{"not": "a table"}')
+    with pytest.raises(ConfigError, match="not a pixgrade JSON table"):
+        open_writer(path, resume=True)
+    path.write_text("[{")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        list(read_rows(path))
 
 
 def test_bad_extension_and_directory(tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "-o",
         "--output",
         metavar="FILE",
-        help="results table: .csv, .jsonl or .parquet; - = JSON lines on stdout (default: a table on stdout)",
+        help="results table: .csv, .jsonl, .json (one array, written at the end) or .parquet; "
+        "- = JSON lines on stdout (default: a table on stdout)",
     )
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with thumbnails")
     add_model_options(parser, "processes decoding and measuring images (0 = in this process; default: one per CPU)")

@@ -1,4 +1,4 @@
-"""Result tables written row by row: CSV, JSON Lines or Parquet (chosen by the file extension), with resume.
+"""Result tables written row by row: CSV, JSON Lines, JSON or Parquet (chosen by the file extension), with resume.
 
 Crash safety:
 
@@ -12,6 +12,10 @@ Crash safety:
   the key ``pixgrade``, the JSON of the ``provenance`` mapping given to :func:`open_writer` (the latest run's).
   An interrupted run leaves the sidecar, which ``resume=True`` picks up. Until then the previous ``.parquet`` file
   is never touched.
+- **JSON** (``.json``): one JSON array of row objects (keys in column order), built like Parquet: rows go to the
+  sidecar ``<name>.json.partial.jsonl`` while running and ``close`` writes the array to a temporary file that
+  atomically replaces ``<name>.json``. ``resume=True`` rewrites the file the same way, the existing rows first: the
+  existing array is read whole (memory grows with the file; use ``.jsonl`` or ``.parquet`` for very large runs).
 
 Existing files are never overwritten unless ``overwrite=True``.
 """
@@ -44,21 +48,30 @@ __all__ = [
 ]
 
 #: File extension → table format.
-FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+}
+_SIDECAR_FORMATS = ("parquet", "json")  # formats whose rows wait in a JSONL sidecar until close
 _PARQUET_ROWS_PER_GROUP = 4096
 #: Key of the Parquet schema metadata holding the provenance JSON (:func:`pixgrade.provenance.provenance`).
 PARQUET_METADATA_KEY = "pixgrade"
 
 
 def output_format(path: str | Path) -> str:
-    """``"csv"``, ``"jsonl"`` or ``"parquet"`` from the extension of ``path``.
+    """``"csv"``, ``"jsonl"``, ``"json"`` or ``"parquet"`` from the extension of ``path``.
 
     Raises:
         ConfigError: any other extension.
     """
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ConfigError(f"{path}: unknown output format {suffix or '(no extension)'!r}; use .csv, .jsonl or .parquet")
+        raise ConfigError(
+            f"{path}: unknown output format {suffix or '(no extension)'!r}; use .csv, .jsonl, .json or .parquet"
+        )
     return FORMATS[suffix]
 
 
@@ -81,20 +94,20 @@ def check_output(path: str | Path, *, resume: bool = False, overwrite: bool = Fa
     """Refuse, before any work is done, to write where a user's file would be lost.
 
     Raises:
-        ConfigError: bad extension; both ``resume`` and ``overwrite``; the file (or an interrupted run's Parquet
-            sidecar) exists and neither ``resume`` nor ``overwrite`` is set; the path is a directory.
+        ConfigError: bad extension; both ``resume`` and ``overwrite``; the file (or an interrupted run's Parquet or
+            JSON sidecar) exists and neither ``resume`` nor ``overwrite`` is set; the path is a directory.
     """
     path = Path(path)
     fmt = output_format(path)
     if resume and overwrite:
         raise ConfigError("choose either --resume (continue the file) or --overwrite (replace it), not both")
     if path.is_dir():
-        raise ConfigError(f"{path}: is a directory; give a file name ending in .csv, .jsonl or .parquet")
+        raise ConfigError(f"{path}: is a directory; give a file name ending in .csv, .jsonl, .json or .parquet")
     if resume or overwrite:
         return
     if path.exists():
         raise ConfigError(f"{path}: already exists; use --resume to continue it or --overwrite to replace it")
-    if fmt == "parquet" and _sidecar(path).exists():
+    if fmt in _SIDECAR_FORMATS and _sidecar(path).exists():
         raise ConfigError(
             f"{_sidecar(path)}: an interrupted run left these rows; "
             "use --resume to finish it or --overwrite to start again"
@@ -142,6 +155,20 @@ def _read_csv(path: Path) -> Iterator[dict[str, Any]]:
         yield from csv.DictReader(lines)
 
 
+def _read_json_array(path: Path) -> list[dict[str, Any]]:
+    """The rows of a ``.json`` table (a JSON array of objects), read whole."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rows = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) and "path" in row for row in rows):
+        raise ConfigError(f"{path}: not a pixgrade JSON table (expected an array of row objects with a 'path')")
+    return rows
+
+
 def _csv_header(path: Path) -> list[str] | None:
     with open(path, encoding="utf-8", newline="") as fh:
         first = fh.readline()
@@ -149,8 +176,8 @@ def _csv_header(path: Path) -> list[str] | None:
 
 
 def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Rows of a results file written by :func:`open_writer` (plus, for Parquet, any rows of an interrupted run
-    still in the sidecar), typed per :func:`~pixgrade.pipeline.result.column_types`."""
+    """Rows of a results file written by :func:`open_writer` (plus, for Parquet and JSON, any rows of an
+    interrupted run still in the sidecar), typed per :func:`~pixgrade.pipeline.result.column_types`."""
     path = Path(path)
     fmt = output_format(path)
     if fmt == "csv":
@@ -163,6 +190,16 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
     elif fmt == "jsonl":
         for raw in _read_jsonl(path):
             yield coerce_row(raw, column_types(list(raw)))
+    elif fmt == "json":
+        done: set[str] = set()
+        if path.exists():
+            for raw in _read_json_array(path):
+                done.add(row_key(raw["path"]))
+                yield coerce_row(raw, column_types(list(raw)))
+        if _sidecar(path).exists():
+            for raw in _read_jsonl(_sidecar(path)):
+                if row_key(raw["path"]) not in done:
+                    yield coerce_row(raw, column_types(list(raw)))
     else:
         seen: set[str] = set()
         if path.exists():
@@ -368,6 +405,61 @@ class ParquetWriter(ResultWriter):
         super().close()
 
 
+class JsonWriter(ResultWriter):
+    """A JSON array of row objects; rows go to a JSONL sidecar while running and ``close`` writes the array
+    atomically (see the module docstring)."""
+
+    def __init__(self, path: Path, columns: Sequence[str], *, resume: bool) -> None:
+        super().__init__(path, columns)
+        self._keep_existing = resume and path.exists()
+        self._existing_in_file: set[str] = set()
+        if self._keep_existing:
+            rows = _read_json_array(path)
+            if rows:
+                self._check_columns(list(rows[0]), path)
+            self._existing_in_file = {row_key(row["path"]) for row in rows}
+        elif not resume and _sidecar(path).exists():
+            _sidecar(path).unlink()  # only reached with overwrite (check_output refuses otherwise)
+        self._sidecar = JsonlWriter(_sidecar(path), columns, resume=resume)
+        self.existing_paths = self._existing_in_file | self._sidecar.existing_paths
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._sidecar.write(row)
+        self.n_written += 1
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._sidecar.close()
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8") as out:
+                n = 0
+
+                def emit(row: Mapping[str, Any]) -> None:
+                    nonlocal n
+                    out.write(",\n" if n else "\n")
+                    out.write(json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False, allow_nan=False))
+                    n += 1
+
+                out.write("[")
+                if self._keep_existing:
+                    for row in _read_json_array(self.path):
+                        emit(row)
+                for raw in _read_jsonl(self._sidecar.path):
+                    if row_key(raw["path"]) not in self._existing_in_file:  # else merged by an interrupted close
+                        emit(raw)
+                out.write("\n]\n" if n else "]\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        _sidecar(self.path).unlink(missing_ok=True)
+        super().close()
+
+
 def open_writer(
     path: str | Path,
     columns: Sequence[str] | None = None,
@@ -377,7 +469,7 @@ def open_writer(
     provenance: Mapping[str, Any] | None = None,
 ) -> ResultWriter:
     """Open a results table for writing, format chosen by the extension (``.csv``, ``.jsonl``/``.ndjson``,
-    ``.parquet``).
+    ``.json``, ``.parquet``).
 
     Args:
         path: output file (parent folders are created).
@@ -399,4 +491,6 @@ def open_writer(
         return CsvWriter(path, columns, resume=resume)
     if fmt == "jsonl":
         return JsonlWriter(path, columns, resume=resume)
+    if fmt == "json":
+        return JsonWriter(path, columns, resume=resume)
     return ParquetWriter(path, columns, resume=resume, provenance=provenance)
