@@ -113,3 +113,42 @@ def test_cli_score_engine_ray_streams_to_csv(ray_instance: Any, photo_dir: Path,
         rows = list(csv.DictReader(handle))
     assert [r["path"] for r in rows] == list_inputs([photo_dir])
     assert sum(bool(r["error"]) for r in rows) == 3
+
+
+def test_parquet_folder_names_are_lossless(ray_instance: Any, photo_dir: Path, tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    from pixgrade.io.files import path_from_text, path_text
+
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    source = sorted(photo_dir.glob("photo_*.png"))[0]
+    names = [os.fsdecode(b"caf\xe9 \xff.png"), "two\nlines.png", "back\\slash.png", "plain.png"]
+    for name in names:
+        shutil.copyfile(source, odd / name)
+    inputs = list_inputs([odd])
+    out = tmp_path / "odd.parquet"
+    summary = write_parquet_with_ray(inputs, out, {"model": None}, batch_size=2, num_actors=1)
+    assert summary.n_failed == 0
+    written = [r["path"] for r in pads.dataset(out, format="parquet").to_table().to_pylist()]
+    assert written == [path_text(p) for p in inputs]  # the local writers' escaping
+    assert sorted(os.fsencode(Path(path_from_text(p)).name) for p in written) == sorted(map(os.fsencode, names))
+    assert not (out / ".pixgrade-lock").exists()  # the lock is given up when the run ends
+
+
+def test_parquet_folder_is_locked(photo_dir: Path, tmp_path: Path) -> None:
+    from pixgrade.io.locks import OutputLock, OutputLockedError
+
+    out = tmp_path / "out.parquet"
+    out.mkdir()
+    with OutputLock(out, what="output folder"), pytest.raises(OutputLockedError, match="being written by"):
+        write_parquet_with_ray(list_inputs([photo_dir])[:2], out, {"model": None})
+    from pixgrade.engines.ray_engine import _check_output_dir
+
+    (out / ".pixgrade-lock").write_text("{}")  # left by a run that was killed: not held, and not a foreign file
+    _check_output_dir(str(out), overwrite=False)
+    (out / "keep.csv").write_text("precious")
+    with pytest.raises(ConfigError, match="not empty"):  # the lock is free, then the usual checks apply
+        write_parquet_with_ray(list_inputs([photo_dir])[:2], out, {"model": None})
+    assert (out / "keep.csv").read_text() == "precious"

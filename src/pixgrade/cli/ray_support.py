@@ -108,6 +108,7 @@ def run_ray_to_parquet(args: argparse.Namespace, files: Sequence[str]) -> int:
         batch_size=args.batch_size,
         num_actors=_num_actors(args),
         overwrite=args.overwrite,
+        lock_wait=args.lock_wait,
     )
     message = f"scored {summary.n_images} images on Ray"
     if summary.n_failed:

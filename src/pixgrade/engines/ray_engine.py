@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pixgrade.errors import ConfigError, PixgradeError
+from pixgrade.io.files import path_from_text, path_text
+from pixgrade.io.locks import OutputLock
 from pixgrade.io.sources import is_uri
 from pixgrade.io.sources import list_sources as list_inputs
 from pixgrade.pipeline import ImageResult, column_types, result_columns
@@ -137,7 +139,7 @@ class ScoreBatch:
     def __call__(self, batch: dict[str, np.ndarray]) -> Any:
         import pyarrow as pa
 
-        paths = [str(p) for p in batch["path"]]
+        paths = [path_from_text(str(p)) for p in batch["path"]]  # the names exactly, undecodable bytes included
         index = pa.array(np.asarray(batch["index"], dtype=np.int64))
         if not self.keep_results:  # the Parquet rows, plus the input index (dropped by the writer)
             table = pa.Table.from_pylist([r.to_row() for r in self.results(paths)], schema=self.schema)
@@ -310,7 +312,9 @@ def _dataset(
         raise ConfigError(f"num_actors must be >= 1, got {num_actors}")
     # One batch per block, so one batch per actor task: a worker that dies loses one batch, not a big slice.
     n_blocks = max(1, -(-len(paths) // batch_size))
-    items = ray.data.from_items([{"index": i, "path": p} for i, p in enumerate(paths)], override_num_blocks=n_blocks)
+    # Names travel as path_text: valid UTF-8, so the column stays an Arrow string column whatever the names.
+    rows = [{"index": i, "path": path_text(p)} for i, p in enumerate(paths)]
+    items = ray.data.from_items(rows, override_num_blocks=n_blocks)
     with warnings.catch_warnings():
         # Ray 2.60 deprecates passing ray.remote options through map_batches (removal announced for Ray 2.64,
         # hence the upper bound of the ray extra) without a named replacement for these two yet.
@@ -427,7 +431,8 @@ def _filesystem(output: str) -> tuple[Any, str]:
 
 
 def _check_output_dir(output: str, overwrite: bool) -> None:
-    """Refuse an output that holds anything, unless ``overwrite`` and it holds only Parquet files (removed)."""
+    """Refuse an output that holds anything, unless ``overwrite`` and it holds only Parquet files (removed); its
+    lock file (:func:`_output_lock`) does not count."""
     import pyarrow.fs as pafs
 
     if not is_uri(output):
@@ -441,7 +446,11 @@ def _check_output_dir(output: str, overwrite: bool) -> None:
             raise ConfigError(f"{output}: exists and is not a folder (the ray engine writes a folder of Parquet files)")
         if info.type != pafs.FileType.Directory:
             return
-        present = [e for e in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True)) if e.is_file]
+        present = [
+            e
+            for e in filesystem.get_file_info(pafs.FileSelector(folder, recursive=True))
+            if e.is_file and not (e.base_name == _LOCK_NAME and e.path == f"{folder}/{_LOCK_NAME}")
+        ]
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{output}: cannot check the output location: {exc}") from None
     if not present:
@@ -453,6 +462,25 @@ def _check_output_dir(output: str, overwrite: bool) -> None:
         raise ConfigError(f"{output}: holds files other than Parquet ({others[0].base_name}); not overwriting it")
     for entry in present:
         filesystem.delete_file(entry.path)
+
+
+_LOCK_NAME = ".pixgrade-lock"
+"""The output folder's lock file (:func:`pixgrade.io.locks.lock_path` of a folder; readers skip hidden files)."""
+
+
+def _output_lock(output: str, wait: float) -> contextlib.AbstractContextManager[Any]:
+    """The :class:`~pixgrade.io.locks.OutputLock` of a local output folder (created first, so that every run
+    locks the same ``FOLDER/.pixgrade-lock``); nothing for a URI prefix (object stores have no locks)."""
+    if is_uri(output):
+        return contextlib.nullcontext()
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{output}: exists and is not a folder (the ray engine writes a folder of Parquet files)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{output}: cannot create the output folder: {exc.strerror or exc}") from None
+    return OutputLock(folder, what="output folder", wait=wait)
 
 
 class _ParquetSink:
@@ -526,6 +554,7 @@ def write_parquet_with_ray(
     num_cpus: int | None = None,
     overwrite: bool = False,
     rows_per_file: int = 5000,
+    lock_wait: float = 0.0,
 ) -> RayRunSummary:
     """Score files on Ray and write the rows as partitioned Parquet under ``output`` (a folder or URI prefix).
 
@@ -535,17 +564,36 @@ def write_parquet_with_ray(
     make one small file per batch. Files are named ``<run id>_<index of their first row>.parquet`` and hold
     their rows in input order, so reading the folder gives the input order; rows of files re-scored after their
     worker died (see the module docstring) are written by the driver to ``<run id>_<index>_recovered.parquet``.
+    File names are written as :func:`pixgrade.io.files.path_text` (as the local writers do). A local folder is
+    locked for the run (:class:`~pixgrade.io.locks.OutputLock` on ``FOLDER/.pixgrade-lock``, held by this
+    process): a second run on it waits up to ``lock_wait`` seconds, then fails.
 
     Raises:
         ConfigError: ``output`` is a file, or a non-empty folder without ``overwrite`` (or holds other files than
             Parquet); Ray is not installed.
+        OutputLockedError: another run holds the folder's lock after ``lock_wait`` seconds.
         PixgradeError: the job failed, or a worker could not write its file (mounts, credentials).
     """
     todo = [str(p) for p in paths]
     output = str(output)
-    _check_output_dir(output, overwrite)
     if not todo:
         raise ConfigError("no input files to score")
+    with _output_lock(output, lock_wait):
+        _check_output_dir(output, overwrite)
+        return _write_parquet(todo, output, scorer_kwargs, address, batch_size, num_actors, num_cpus, rows_per_file)
+
+
+def _write_parquet(
+    todo: list[str],
+    output: str,
+    scorer_kwargs: Mapping[str, Any] | None,
+    address: str | None,
+    batch_size: int,
+    num_actors: int | None,
+    num_cpus: int | None,
+    rows_per_file: int,
+) -> RayRunSummary:
+    """The body of :func:`write_parquet_with_ray` once the output is locked and checked."""
     kwargs = {"scorer_kwargs": dict(scorer_kwargs or {}), "keep_results": False}
     run = uuid.uuid4().hex[:12]
     sink = _datasink(output, rows_per_file, run)
