@@ -66,7 +66,7 @@ test: lint typecheck licenses pytest docs wheel-check
 test-ray: venv
 	$(BIN)/python -m pytest -q -m ray tests/engines
 
-# The shipped INT8 model (src/pixgrade/model/weights/pixgrade_mnv2.int8.onnx), calibrated on 64 fixed images of
+# The shipped INT8 model (src/pixgrade/model/weights/pixgrade_mnv2.int8.onnx), calibrated on 150 fixed images of
 # ../shared/data (or $$PIXGRADE_DATA). Rerun after replacing the shipped weights; does nothing when up to date.
 # Uses .venv if present, else the python on PATH (override: make int8-model INT8_PYTHON=/path/to/python).
 INT8_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python)

@@ -6,7 +6,7 @@ and ONNX Runtime INT8, with 1 and 2 threads, on 500x500 photos and on 1.6 MP pho
   as the pipeline decodes them, at reduced size to the model's ``max_side`` (512x320 for the shipped model).
 
 INT8 is, for the default model, the shipped static INT8 export (``pixgrade_mnv2.int8.onnx``, what
-``backend="auto"`` runs; calibrated by ``make int8-model`` on 64 fixed images, some of which may be among the timed
+``backend="auto"`` runs; calibrated by ``make int8-model`` on 150 fixed images, some of which may be among the timed
 ones — irrelevant for speed); for another checkpoint, or when the shipped file is missing or stale, a static export
 calibrated here on 32 livec-train photos that are not timed; or ``--int8-model FILE``. ``int8-dynamic`` (not run
 by default) is the dynamic one.

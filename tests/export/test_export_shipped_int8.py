@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
+from pixgrade.degrade import list_degradations
 from pixgrade.model.onnx_predictor import OnnxPredictor, read_onnx_metadata
 from pixgrade.model.predictor import DEFAULT_INT8_PATH, DEFAULT_MODEL_PATH, int8_path_for, load_predictor
 
@@ -37,7 +39,15 @@ def test_shipped_int8_was_made_from_the_shipped_weights() -> None:
         f"{DEFAULT_INT8_PATH.name} was made from other weights than {DEFAULT_MODEL_PATH.name}: run `make int8-model`"
     )
     assert info["quantization"].startswith("int8-static")
-    assert len(info["calibration"]["files"]) == info["calibration_images"] == 64
+    files = info["calibration"]["files"]
+    assert len(files) == info["calibration_images"] == 150
+    # the product domain is covered (clean studio shots and degraded copies of every registered type and level),
+    # and no photo held out by benchmarks/synthetic_levels.py (product_id % 6 == 0) calibrated it
+    studio = [name.split("#")[0] for name in files if name.startswith("products-fashion/")]
+    assert len(studio) == 118
+    assert all(int(Path(name).stem) % 6 != 0 for name in studio)
+    variants = {name.split("#", 1)[1] for name in files if "#" in name}
+    assert variants == {f"{kind}@{level}" for kind in list_degradations() for level in range(1, 6)}
 
 
 def test_auto_runs_the_shipped_model_in_int8() -> None:

@@ -37,6 +37,7 @@ def export_model(
     opset: int = DEFAULT_OPSET,
     overwrite: bool = False,
     calibration_info: dict[str, Any] | None = None,
+    moving_average: bool = True,
 ) -> Path:
     """Write ``model`` as ONNX to ``output`` (atomically) and return the path.
 
@@ -49,6 +50,8 @@ def export_model(
         opset: ONNX opset (>= 17).
         overwrite: replace an existing ``output``; otherwise an existing file is an error.
         calibration_info: for INT8, stored as ``onnx.calibration`` in the metadata (which images calibrated it).
+        moving_average: for static INT8, activation ranges from the mean of the per-image min/max (default) or
+            from the min/max over all calibration images (see :func:`pixgrade.export.quantize_int8`).
 
     Raises:
         FileExistsError: ``output`` exists and ``overwrite`` is false.
@@ -74,4 +77,11 @@ def export_model(
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pixgrade-export-", dir=output.parent) as tmpdir:
         fp32 = export_onnx(net, Path(tmpdir) / "fp32.onnx", metadata, opset=opset, source_sha256=digest)
-        return quantize_int8(fp32, output, calibration_images, method=quant_method, calibration_info=calibration_info)
+        return quantize_int8(
+            fp32,
+            output,
+            calibration_images,
+            method=quant_method,
+            calibration_info=calibration_info,
+            moving_average=moving_average,
+        )

@@ -116,6 +116,7 @@ def quantize_int8(
     method: str = "static",
     per_channel: bool = True,
     calibration_info: dict[str, Any] | None = None,
+    moving_average: bool = True,
 ) -> Path:
     """Quantise an fp32 pixgrade ONNX export to INT8; writes ``output`` atomically and returns it.
 
@@ -128,6 +129,10 @@ def quantize_int8(
         method: ``"static"`` or ``"dynamic"``.
         per_channel: per-output-channel weight scales (more accurate for depthwise convolutions).
         calibration_info: stored as ``onnx.calibration`` in the metadata (e.g. which images calibrated it).
+        moving_average: each activation's range is the mean over the images of their per-image min and max
+            (default); false: the min and max over all images (what the shipped INT8 file uses: its calibration set
+            mixes 500-px camera photos, 224-px studio shots and degraded copies, whose per-image ranges differ
+            widely, and the mean clipped the product photos' activations; docs/performance.md).
 
     Raises:
         ValueError: unknown method, or static quantisation without calibration images.
@@ -165,13 +170,17 @@ def quantize_int8(
                 per_channel=per_channel,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
-                # Each activation's range is the mean over the calibration images of its per-image min and max
-                # (CalibMovingAverage; all images are merged at once, so the order does not matter). On the
+                # By default each activation's range is the mean over the calibration images of its per-image min
+                # and max (CalibMovingAverage; all images are merged at once, so the order does not matter). On the
                 # livec-train folds this halved the score drift from fp32 against the global min/max, at the same
                 # SRCC (docs/performance.md). ONNX Runtime's histogram calibrators (percentile, entropy) keep every
                 # activation of every calibration image in memory (~10 GB for 32 images at 512 px).
                 calibrate_method=CalibrationMethod.MinMax,
-                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "CalibMovingAverage": True},
+                extra_options={
+                    "ActivationSymmetric": False,
+                    "WeightSymmetric": True,
+                    "CalibMovingAverage": moving_average,
+                },
             )
             label = f"int8-static-qdq{'-per-channel' if per_channel else ''}"
         else:
@@ -186,6 +195,8 @@ def quantize_int8(
             label = f"int8-dynamic{'-per-channel' if per_channel else ''}"
         model = onnx.load(str(quantised))
         info["onnx"] = {**info["onnx"], "quantization": label, "calibration_images": len(calibration_images)}
+        if method == "static":
+            info["onnx"]["calibration_range"] = "mean-per-image-min-max" if moving_average else "global-min-max"
         if calibration_info is not None:
             info["onnx"]["calibration"] = calibration_info
         write_onnx_metadata(model, info)
