@@ -338,7 +338,7 @@ def test_two_writers_on_one_results_file(tmp_path: Path, wait: bool) -> None:
         assert codes == [0, 0], errors
         assert any(f"{len(images)} already in" in e for e in errors)
     elif sorted(codes) == [0, 2]:  # the runs overlapped: the second one refused
-        assert "being written by another pixgrade run (pid" in errors[codes.index(2)]
+        assert "being written by another pixgrade run (pid" in errors[codes.index(2)], errors
     else:  # on a busy machine the first run can finish before the second starts: the second finds it all done
         assert codes == [0, 0], errors
         assert any(f"{len(images)} already in" in e for e in errors), errors
