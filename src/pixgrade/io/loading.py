@@ -167,6 +167,27 @@ def check_file_size(path: Path, name: str, max_file_bytes: int | None) -> None:
         raise ImageTooLargeError(name, too_big_message(size, max_file_bytes))
 
 
+def read_file_bytes(path: Path, name: str, max_file_bytes: int | None, *, missing: str = "no such file") -> bytes:
+    """The bytes of a local file, refused before reading when over ``max_file_bytes`` (:func:`check_file_size`).
+
+    Raises:
+        ImageLoadError: the file is missing (``missing`` is the cause given), a folder, denied or unreadable,
+            naming it as ``name``.
+        ImageTooLargeError: the file is larger than ``max_file_bytes``.
+    """
+    check_file_size(path, name, max_file_bytes)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageLoadError(name, missing) from None
+    except IsADirectoryError:
+        raise ImageLoadError(name, "is a directory, not an image file") from None
+    except PermissionError:
+        raise ImageLoadError(name, "permission denied") from None
+    except OSError as exc:
+        raise ImageLoadError(name, f"cannot read the file: {exc.strerror or exc}") from None
+
+
 def _read_source(
     source: str | Path | bytes | bytearray | memoryview, max_file_bytes: int | None = None
 ) -> tuple[bytes, str | None]:
@@ -179,19 +200,8 @@ def _read_source(
         return data, None
     if not isinstance(source, str | Path):
         raise TypeError(f"load_image expects a path or bytes, got {type(source).__name__}")
-    path = Path(source)
     name = str(source)
-    check_file_size(path, name, max_file_bytes)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImageLoadError(name, "no such file") from None
-    except IsADirectoryError:
-        raise ImageLoadError(name, "is a directory, not an image file") from None
-    except PermissionError:
-        raise ImageLoadError(name, "permission denied") from None
-    except OSError as exc:
-        raise ImageLoadError(name, f"cannot read the file: {exc.strerror or exc}") from None
+    data = read_file_bytes(Path(source), name, max_file_bytes)
     if not data:
         raise EmptyFileError(name, "empty file (0 bytes)")
     return data, name

@@ -37,19 +37,10 @@ def read_source(source: str | Path | bytes | bytearray | memoryview, max_file_by
         return bytes(source)
     if is_uri(source):
         return _read_uri(str(source))
-    from pixgrade.io.loading import check_file_size
+    from pixgrade.io.loading import read_file_bytes
 
-    check_file_size(Path(source), str(source), max_file_bytes)
-    try:
-        return Path(source).read_bytes()
-    except FileNotFoundError:
-        raise ImageLoadError(source, "no such file (it was removed or renamed during the run)") from None
-    except IsADirectoryError:
-        raise ImageLoadError(source, "is a directory, not an image file") from None
-    except PermissionError:
-        raise ImageLoadError(source, "permission denied") from None
-    except OSError as exc:
-        raise ImageLoadError(source, f"cannot read the file: {exc.strerror or exc}") from None
+    missing = "no such file (it was removed or renamed during the run)"
+    return read_file_bytes(Path(source), str(source), max_file_bytes, missing=missing)
 
 
 def _read_uri(uri: str) -> bytes:
