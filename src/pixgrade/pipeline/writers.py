@@ -343,121 +343,120 @@ class JsonlWriter(_LineWriter):
         return json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-class ParquetWriter(ResultWriter):
+class _SidecarWriter(ResultWriter):
+    """A table written whole at ``close``: rows go to a JSONL sidecar while running, then :meth:`_build` writes the
+    table (the earlier rows first, with ``resume``) to a temporary file that replaces the output in one step."""
+
+    def __init__(self, path: Path, columns: Sequence[str], *, resume: bool) -> None:
+        super().__init__(path, columns)
+        self._keep_existing = resume and path.exists()
+        self._existing_in_file: set[str] = self._load_existing_keys() if self._keep_existing else set()
+        if not resume and _sidecar(path).exists():
+            _sidecar(path).unlink()  # only reached with overwrite (check_output refuses otherwise)
+        self._sidecar = JsonlWriter(_sidecar(path), columns, resume=resume)
+        self.existing_paths = self._existing_in_file | self._sidecar.existing_paths
+
+    @abstractmethod
+    def _load_existing_keys(self) -> set[str]:
+        """Check the existing file's columns and return the keys of its rows (called with ``resume``)."""
+
+    @abstractmethod
+    def _build(self, tmp: Path) -> None:
+        """Write the whole table to ``tmp``: the existing file's rows, then :meth:`_sidecar_rows`."""
+
+    def _sidecar_rows(self) -> Iterator[dict[str, Any]]:
+        """The sidecar's rows that are not in the existing file (those were merged by an interrupted close)."""
+        for raw in _read_jsonl(self._sidecar.path):
+            if row_key(raw["path"]) not in self._existing_in_file:
+                yield raw
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._sidecar.write(row)
+        self.n_written += 1
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._sidecar.close()
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            self._build(tmp)
+            os.replace(tmp, self.path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        _sidecar(self.path).unlink(missing_ok=True)
+        super().close()
+
+
+class ParquetWriter(_SidecarWriter):
     """Rows go to a JSONL sidecar while running; ``close`` builds the Parquet file (see the module docstring)."""
 
     def __init__(
         self, path: Path, columns: Sequence[str], *, resume: bool, provenance: Mapping[str, Any] | None = None
     ) -> None:
-        super().__init__(path, columns)
         import pyarrow as pa
 
         kinds = {str: pa.string(), float: pa.float64(), int: pa.int64(), bool: pa.bool_()}
         metadata = None if provenance is None else {PARQUET_METADATA_KEY: json.dumps(dict(provenance), default=str)}
-        self.schema = pa.schema([(c, kinds[t]) for c, t in column_types(self.columns).items()], metadata=metadata)
-        self._keep_existing = resume and path.exists()
-        self._existing_in_parquet: set[str] = set()
-        if self._keep_existing:
-            import pyarrow.parquet as pq
+        self.schema = pa.schema([(c, kinds[t]) for c, t in column_types(list(columns)).items()], metadata=metadata)
+        super().__init__(path, columns, resume=resume)
 
-            found = pq.ParquetFile(path).schema_arrow
-            self._check_columns(found.names, path)
-            paths = pq.read_table(path, columns=["path"]).column("path").to_pylist()
-            self._existing_in_parquet = {row_key(p) for p in paths if p}
-        elif not resume and _sidecar(path).exists():
-            _sidecar(path).unlink()  # only reached with overwrite (check_output refuses otherwise)
-        self._sidecar = JsonlWriter(_sidecar(path), columns, resume=resume)
-        self.existing_paths = self._existing_in_parquet | self._sidecar.existing_paths
+    def _load_existing_keys(self) -> set[str]:
+        import pyarrow.parquet as pq
 
-    def write(self, row: Mapping[str, Any]) -> None:
-        self._sidecar.write(row)
-        self.n_written += 1
+        self._check_columns(pq.ParquetFile(self.path).schema_arrow.names, self.path)
+        paths = pq.read_table(self.path, columns=["path"]).column("path").to_pylist()
+        return {row_key(p) for p in paths if p}
 
-    def close(self) -> None:
-        if self.closed:
-            return
+    def _build(self, tmp: Path) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self._sidecar.close()
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        try:
-            with pq.ParquetWriter(tmp, self.schema) as out:
-                if self._keep_existing:
-                    for batch in pq.ParquetFile(self.path).iter_batches(batch_size=_PARQUET_ROWS_PER_GROUP):
-                        out.write_table(pa.Table.from_batches([batch]).cast(self.schema))
-                rows: list[dict[str, Any]] = []
-                types = column_types(self.columns)
-                for raw in _read_jsonl(self._sidecar.path):
-                    if row_key(raw["path"]) in self._existing_in_parquet:
-                        continue  # already merged by a close that was interrupted before deleting the sidecar
-                    rows.append(coerce_row(raw, types))
-                    if len(rows) >= _PARQUET_ROWS_PER_GROUP:
-                        out.write_table(pa.Table.from_pylist(rows, schema=self.schema))
-                        rows = []
-                if rows:
+        with pq.ParquetWriter(tmp, self.schema) as out:
+            if self._keep_existing:
+                for batch in pq.ParquetFile(self.path).iter_batches(batch_size=_PARQUET_ROWS_PER_GROUP):
+                    out.write_table(pa.Table.from_batches([batch]).cast(self.schema))
+            rows: list[dict[str, Any]] = []
+            types = column_types(self.columns)
+            for raw in self._sidecar_rows():
+                rows.append(coerce_row(raw, types))
+                if len(rows) >= _PARQUET_ROWS_PER_GROUP:
                     out.write_table(pa.Table.from_pylist(rows, schema=self.schema))
-            os.replace(tmp, self.path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        _sidecar(self.path).unlink(missing_ok=True)
-        super().close()
+                    rows = []
+            if rows:
+                out.write_table(pa.Table.from_pylist(rows, schema=self.schema))
 
 
-class JsonWriter(ResultWriter):
+class JsonWriter(_SidecarWriter):
     """A JSON array of row objects; rows go to a JSONL sidecar while running and ``close`` writes the array
     atomically (see the module docstring)."""
 
-    def __init__(self, path: Path, columns: Sequence[str], *, resume: bool) -> None:
-        super().__init__(path, columns)
-        self._keep_existing = resume and path.exists()
-        self._existing_in_file: set[str] = set()
-        if self._keep_existing:
-            rows = _read_json_array(path)
-            if rows:
-                self._check_columns(list(rows[0]), path)
-            self._existing_in_file = {row_key(row["path"]) for row in rows}
-        elif not resume and _sidecar(path).exists():
-            _sidecar(path).unlink()  # only reached with overwrite (check_output refuses otherwise)
-        self._sidecar = JsonlWriter(_sidecar(path), columns, resume=resume)
-        self.existing_paths = self._existing_in_file | self._sidecar.existing_paths
+    def _load_existing_keys(self) -> set[str]:
+        rows = _read_json_array(self.path)
+        if rows:
+            self._check_columns(list(rows[0]), self.path)
+        return {row_key(row["path"]) for row in rows}
 
-    def write(self, row: Mapping[str, Any]) -> None:
-        self._sidecar.write(row)
-        self.n_written += 1
+    def _build(self, tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as out:
+            n = 0
 
-    def close(self) -> None:
-        if self.closed:
-            return
-        self._sidecar.close()
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        try:
-            with open(tmp, "w", encoding="utf-8") as out:
-                n = 0
+            def emit(row: Mapping[str, Any]) -> None:
+                nonlocal n
+                out.write(",\n" if n else "\n")
+                out.write(json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False, allow_nan=False))
+                n += 1
 
-                def emit(row: Mapping[str, Any]) -> None:
-                    nonlocal n
-                    out.write(",\n" if n else "\n")
-                    out.write(json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False, allow_nan=False))
-                    n += 1
-
-                out.write("[")
-                if self._keep_existing:
-                    for row in _read_json_array(self.path):
-                        emit(row)
-                for raw in _read_jsonl(self._sidecar.path):
-                    if row_key(raw["path"]) not in self._existing_in_file:  # else merged by an interrupted close
-                        emit(raw)
-                out.write("\n]\n" if n else "]\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        _sidecar(self.path).unlink(missing_ok=True)
-        super().close()
+            out.write("[")
+            if self._keep_existing:
+                for row in _read_json_array(self.path):
+                    emit(row)
+            for raw in self._sidecar_rows():
+                emit(raw)
+            out.write("\n]\n" if n else "]\n")
+            out.flush()
+            os.fsync(out.fileno())
 
 
 def open_writer(
