@@ -41,10 +41,13 @@ def lock_path(target: str | Path) -> Path:
     return target.with_name(f".{target.name}.pixgrade-lock")
 
 
-def _holder_text(path: Path) -> str:
+def _holder_text(fd: int) -> str:
+    """Who holds the lock, read from the open lock file ``fd`` (readable even once its holder removed it)."""
     try:
-        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+        info = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "{}")
     except (OSError, ValueError):
+        return "another pixgrade run"
+    if not isinstance(info, dict):
         return "another pixgrade run"
     parts = [f"pid {info.get('pid', '?')}"]
     if info.get("host") and info["host"] != socket.gethostname():
@@ -54,6 +57,14 @@ def _holder_text(path: Path) -> str:
     if info.get("since"):
         parts.append(f"since {info['since']}")
     return "another pixgrade run (" + ", ".join(parts) + ")"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is still the file at ``path`` (a finished holder removes its lock file)."""
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
 
 
 class OutputLock:
@@ -86,19 +97,19 @@ class OutputLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                holder = _holder_text(fd)
+                gone = not _same_file(fd, self.path)
                 os.close(fd)
+                if gone:  # the holder finished and removed its lock file as we tried it: try the new one
+                    continue
                 if time.monotonic() >= deadline:
                     raise OutputLockedError(
-                        f"{self.target}: this {self.what} is being written by {_holder_text(self.path)}; "
+                        f"{self.target}: this {self.what} is being written by {holder}; "
                         "wait for it to finish (or stop it) and run again"
                     ) from None
                 time.sleep(0.2)
                 continue
-            try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:  # the holder removed this lock file as we opened it: take the new one
+            if not _same_file(fd, self.path):  # the holder removed this lock file as we opened it: take the new one
                 os.close(fd)
                 continue
             break
