@@ -98,7 +98,7 @@ def build_products(args: argparse.Namespace) -> list[tuple[str, str, list[tuple[
 def _verdict(policy: object | None, result: ImageResult) -> Verdict:
     if policy is None:
         return Verdict("none", (), error=result.error)
-    return policy.evaluate(result, None)  # type: ignore[attr-defined, no-any-return]
+    return policy.judge(result, None)  # type: ignore[attr-defined, no-any-return]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             (studio_result.width or 0) * (studio_result.height or 0)
             < min((r.width or 0) * (r.height or 0) for r in results[1:])
         )
-        verdict = policies["generic"].evaluate(studio_result, None)  # type: ignore[union-attr]
+        verdict = policies["generic"].judge(studio_result, None)  # type: ignore[union-attr]
         for failure in verdict.failures:
             studio_failures[failure.rule] += 1
         if studio_result.score is not None:

@@ -335,7 +335,7 @@ def filter(
             decisions.append(Decision(label, None, (), (), result))
             continue
         size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
-        verdict = loaded.evaluate(result, result.facts, file_bytes=size)
+        verdict = loaded.judge(result, result.facts, file_bytes=size)
         reasons = tuple(verdict.reasons)
         decisions.append(Decision(label, verdict.decision, reasons, tuple(w.reason for w in verdict.warnings), result))
     if errors == "raise":

@@ -13,7 +13,7 @@ from pixgrade.pipeline import ImageResult
 from pixgrade.policy import (
     Candidate,
     decide,
-    evaluate,
+    judge,
     list_presets,
     load_policy,
     parse_policy,
@@ -58,7 +58,7 @@ def test_presets_exist_and_load() -> None:
 
 @pytest.mark.parametrize("name", ["amazon-main", "ebay", "walmart", "generic"])
 def test_perfect_image_passes_every_preset(name: str) -> None:
-    verdict = evaluate(load_policy(name), good_result(), good_facts())
+    verdict = judge(load_policy(name), good_result(), good_facts())
     assert verdict.passed, verdict.reasons
     assert not verdict.warnings
     assert all(r.passed for r in verdict.results)
@@ -123,7 +123,7 @@ def test_each_rule_fails_on_its_defect(
     preset: str, rule: str, result_changes: dict, fact_changes: dict, hard: bool
 ) -> None:
     policy = load_policy(preset)
-    verdict = evaluate(policy, good_result(**result_changes), good_facts(**fact_changes))
+    verdict = judge(policy, good_result(**result_changes), good_facts(**fact_changes))
     failed = {r.rule for r in verdict.results if r.failed}
     assert rule in failed
     outcome = next(r for r in verdict.results if r.rule == rule)
@@ -141,20 +141,20 @@ def test_every_preset_rule_is_covered() -> None:
 
 
 def test_reason_is_plain_language() -> None:
-    verdict = evaluate(load_policy("amazon-main"), good_result(width=800, height=600), good_facts(product_fill=0.62))
+    verdict = judge(load_policy("amazon-main"), good_result(width=800, height=600), good_facts(product_fill=0.62))
     reasons = " | ".join(verdict.reasons + [w.reason for w in verdict.warnings])
     assert "product spans only 62% of the frame" in reasons
     assert "below 1000 px (longest side 800 px): no zoom" in reasons
 
 
 def test_load_error_rejects_with_cause() -> None:
-    verdict = evaluate(load_policy("generic"), ImageResult(path="x.jpg", error="not an image (HTML text)"))
+    verdict = judge(load_policy("generic"), ImageResult(path="x.jpg", error="not an image (HTML text)"))
     assert not verdict.passed
     assert verdict.reasons == ["could not read the image: not an image (HTML text)"]
 
 
 def test_unmeasured_metric_does_not_fail() -> None:
-    verdict = evaluate(load_policy("amazon-main"), good_result(), None)  # no facts: layout rules not applied
+    verdict = judge(load_policy("amazon-main"), good_result(), None)  # no facts: layout rules not applied
     skipped = [r for r in verdict.results if r.passed is None]
     assert {r.rule for r in skipped} >= {"white-background", "product-fill", "no-text", "no-border"}
     assert verdict.passed
@@ -168,8 +168,8 @@ def test_user_yaml_and_toml_policies(tmp_path: Path) -> None:
         'name = "t"\n[[rules]]\nid = "sq"\nmetric = "aspect_ratio"\nop = "between"\nvalue = [0.9, 1.1]\n'
         'action = "warn"\n'
     )
-    assert not evaluate(load_policy(yaml_file), good_result(), good_facts()).passed
-    verdict = evaluate(load_policy(toml_file), good_result(width=3000, height=1000), good_facts())
+    assert not judge(load_policy(yaml_file), good_result(), good_facts()).passed
+    verdict = judge(load_policy(toml_file), good_result(width=3000, height=1000), good_facts())
     assert verdict.passed and [w.rule for w in verdict.warnings] == ["sq"]
 
 
@@ -207,7 +207,7 @@ def test_unknown_policy_names_presets(tmp_path: Path) -> None:
 def _cand(path: str, product: str, score: float | None, passed: bool, dup: str | None = None) -> Candidate:
     policy = load_policy("generic")
     result = good_result(path=path, score=score if passed else 1.0)
-    verdict = evaluate(policy, result, None)
+    verdict = judge(policy, result, None)
     return Candidate(path, product, score, verdict, dup)
 
 
@@ -281,3 +281,16 @@ def test_filter_with_a_misspelt_metric_exits_2(tmp_path: Path, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert "min-quality" in err and "unknown metric 'scor'" in err and "known metrics" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_is_a_deprecated_alias_of_judge() -> None:
+    """``evaluate`` names model evaluation in pixgrade; the policy's old ``evaluate`` names still work, warned."""
+    import pixgrade.policy as policy_module
+
+    policy = load_policy("amazon-main")
+    expected = judge(policy, good_result(), good_facts())
+    assert policy.judge(good_result(), good_facts()) == expected
+    with pytest.warns(DeprecationWarning, match="use pixgrade.policy.judge"):
+        assert policy_module.evaluate(policy, good_result(), good_facts()) == expected
+    with pytest.warns(DeprecationWarning, match="use Policy.judge"):
+        assert policy.evaluate(good_result(), good_facts()) == expected

@@ -135,8 +135,8 @@ def test_upload_over_the_size_limit_is_413(make_client: Callable[..., TestClient
 
 def test_too_many_pixels_is_413(make_client: Callable[..., TestClient]) -> None:
     client = make_client()
-    engine = client.app.state.engine
-    engine.settings = dataclasses.replace(engine.settings, max_pixels=1000)
+    service = client.app.state.service
+    service.settings = dataclasses.replace(service.settings, max_pixels=1000)
     r = client.post("/v1/score", files=_files(("huge.png", encode(make_rgb(), "PNG"))))
     assert r.status_code == 413
     assert r.json()["results"][0]["error"]["code"] == "too_many_pixels"
@@ -213,7 +213,7 @@ def test_full_queue_answers_503_with_retry_after(make_client: Callable[..., Test
     gate = threading.Event()
     slow = FakePredictor(gate=gate)
     client = make_client(slow, max_queue=1)
-    engine = client.app.state.engine
+    service = client.app.state.service
     first: dict[str, object] = {}
 
     def send_first() -> None:
@@ -223,7 +223,7 @@ def test_full_queue_answers_503_with_retry_after(make_client: Callable[..., Test
     thread.start()
     try:
         assert slow.entered.wait(30), "the first request never reached the model"
-        assert engine.in_flight == 1
+        assert service.in_flight == 1
         r = client.post("/v1/score", files=_files(("b.jpg", jpeg_bytes)))
         assert r.status_code == 503
         assert int(r.headers["Retry-After"]) >= 1
@@ -235,7 +235,7 @@ def test_full_queue_answers_503_with_retry_after(make_client: Callable[..., Test
         gate.set()
         thread.join(30)
     assert first["response"].status_code == 200  # type: ignore[attr-defined]
-    assert engine.in_flight == 0
+    assert service.in_flight == 0
     assert client.post("/v1/score", files=_files(("c.jpg", jpeg_bytes))).status_code == 200
 
 

@@ -31,10 +31,10 @@ _SETTINGS = {"deadline": None, "derandomize": True, "suppress_health_check": lis
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _stop_engines() -> Iterator[None]:
+def _stop_services() -> Iterator[None]:
     yield
-    APP.state.engine.stop()
-    APP_WITH_KEY.state.engine.stop()
+    APP.state.service.stop()
+    APP_WITH_KEY.state.service.stop()
 
 
 @pytest.mark.slow

@@ -39,8 +39,8 @@ def test_faked_header_jpeg_is_422_with_the_missing_share(client: TestClient) -> 
 
 def test_image_over_the_memory_budget_is_413(make_client: Callable[..., TestClient]) -> None:
     client = make_client()
-    engine = client.app.state.engine
-    engine.settings = dataclasses.replace(engine.settings, max_image_bytes=1024 * 1024)
+    service = client.app.state.service
+    service.settings = dataclasses.replace(service.settings, max_image_bytes=1024 * 1024)
     wide = np.zeros((700, 900), np.uint16)
     wide[::30] = 50000
     import io

@@ -11,14 +11,14 @@ from pixgrade.serve.app import create_app
 
 def test_live_and_ready_without_side_effects() -> None:
     app = create_app(Scorer(model=FakePredictor()))  # type: ignore[arg-type]
-    client = TestClient(app)  # not entered: the lifespan (which starts the engine) has not run
+    client = TestClient(app)  # not entered: the lifespan (which starts the service) has not run
     assert client.get("/v1/live").status_code == 200
     assert client.get("/v1/live").json()["status"] == "alive"
     for _ in range(2):  # asking twice starts nothing
         not_ready = client.get("/v1/ready")
         assert not_ready.status_code == 503
         assert not_ready.json()["status"] == "not ready"
-    with client:  # the lifespan starts the engine: now ready
+    with client:  # the lifespan starts the service: now ready
         ready = client.get("/v1/ready")
         assert ready.status_code == 200
         assert ready.json()["status"] == "ready"

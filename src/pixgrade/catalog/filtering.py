@@ -346,7 +346,7 @@ def _filter_run(
     product_of = [products[Path(r.path)] for r in ordered]
 
     for record in ordered:
-        record.verdict = settings.policy.evaluate(record.result, record.facts, file_bytes=record.size_bytes)
+        record.verdict = settings.policy.judge(record.result, record.facts, file_bytes=record.size_bytes)
 
     cluster_of: dict[int, str] = {}
     found: list[DuplicateCluster] = []

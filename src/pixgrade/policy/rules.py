@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import operator
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -39,6 +40,7 @@ __all__ = [
     "Verdict",
     "evaluate",
     "image_metrics",
+    "judge",
     "known_metrics",
     "list_presets",
     "load_policy",
@@ -273,9 +275,14 @@ class Policy:
     sources: tuple[str, ...] = field(default_factory=tuple)
     path: str | None = None
 
+    def judge(self, result: Any, facts: Any | None = None, *, file_bytes: int | None = None) -> Verdict:
+        """Apply the rules to one image (see :func:`judge`)."""
+        return judge(self, result, facts, file_bytes=file_bytes)
+
     def evaluate(self, result: Any, facts: Any | None = None, *, file_bytes: int | None = None) -> Verdict:
-        """Apply the rules to one image (see :func:`evaluate`)."""
-        return evaluate(self, result, facts, file_bytes=file_bytes)
+        """Deprecated name of :meth:`judge` (``evaluate`` means model evaluation in pixgrade)."""
+        _warn_evaluate("Policy.evaluate", "Policy.judge")
+        return judge(self, result, facts, file_bytes=file_bytes)
 
     @property
     def metrics(self) -> set[str]:
@@ -411,7 +418,7 @@ def image_metrics(result: Any, facts: Any | None = None, file_bytes: int | None 
     return metrics
 
 
-def evaluate(policy: Policy, result: Any, facts: Any | None = None, *, file_bytes: int | None = None) -> Verdict:
+def judge(policy: Policy, result: Any, facts: Any | None = None, *, file_bytes: int | None = None) -> Verdict:
     """Apply every rule of ``policy`` to one image.
 
     Args:
@@ -426,3 +433,17 @@ def evaluate(policy: Policy, result: Any, facts: Any | None = None, *, file_byte
         return Verdict(policy.name, (), error=str(error))
     metrics = image_metrics(result, facts, file_bytes)
     return Verdict(policy.name, tuple(rule.check(metrics.get(rule.metric)) for rule in policy.rules))
+
+
+def _warn_evaluate(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated, use {new} (in pixgrade, 'evaluate' means evaluating the model)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def evaluate(policy: Policy, result: Any, facts: Any | None = None, *, file_bytes: int | None = None) -> Verdict:
+    """Deprecated name of :func:`judge`."""
+    _warn_evaluate("pixgrade.policy.evaluate", "pixgrade.policy.judge")
+    return judge(policy, result, facts, file_bytes=file_bytes)

@@ -25,7 +25,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pixgrade import __version__
 from pixgrade.errors import ConfigError
-from pixgrade.serve.engine import ImageOutcome, Overloaded, ScoringEngine
 from pixgrade.serve.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from pixgrade.serve.policy_adapter import PolicyAdapter
 from pixgrade.serve.schemas import (
@@ -45,6 +44,7 @@ from pixgrade.serve.schemas import (
     ScoreResponse,
     finite,
 )
+from pixgrade.serve.service import ImageOutcome, Overloaded, ScoringService
 from pixgrade.serve.uploads import BytesInFlight, UploadError, body_limit, declared_length, read_multipart
 
 __all__ = ["DEFAULT_MAX_BYTES_IN_FLIGHT", "DEFAULT_MAX_UPLOAD_BYTES", "STATIC_DIR", "create_app"]
@@ -285,7 +285,7 @@ def create_app(
         predictor = getattr(scorer, "predictor", None) if catalog_model is not None else None
         duplicates_service = CatalogDuplicates(catalog, predictor, catalog_model)
     metrics = ServiceMetrics(max_batch)
-    engine = ScoringEngine(
+    service = ScoringService(
         scorer,
         policy=adapter,
         max_batch=max_batch,
@@ -301,18 +301,18 @@ def create_app(
 
     provenance_record = provenance(
         getattr(scorer, "_model_spec", None) or "none",
-        engine.predictor,
+        service.predictor,
         text_detector=adapter.text_detector if adapter is not None and adapter.needs_facts else None,
         policy=adapter.policy if adapter is not None else None,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine.start()
+        service.start()
         try:
             yield
         finally:
-            engine.stop()
+            service.stop()
 
     app = FastAPI(
         title="pixgrade",
@@ -326,7 +326,7 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.engine = engine
+    app.state.service = service
     app.state.metrics = metrics
     app.state.bytes_in_flight = in_flight
     app.add_middleware(_MetricsMiddleware, metrics=metrics)  # type: ignore[arg-type]
@@ -393,8 +393,8 @@ def create_app(
 
         The answer is 200 when at least one image was scored; failed images then carry an `error`. When no image
         could be scored the status is that of the failure (415 not an image, 422 corrupt, 413 too many pixels)."""
-        engine.check_capacity()  # the queue, the declared size and the bytes in flight: all before reading the body
-        if heatmap and not engine.can_explain:
+        service.check_capacity()  # the queue, the declared size and the bytes in flight: all before reading the body
+        if heatmap and not service.can_explain:
             raise HTTPException(400, "heatmaps need the PyTorch quality model; this server has none loaded")
         declared = declared_length(request.headers.get("content-length"))
         if declared is not None and declared > max_body:
@@ -412,7 +412,7 @@ def create_app(
             )
         if not in_flight.try_reserve(want):
             raise Overloaded(
-                engine.retry_after(),
+                service.retry_after(),
                 f"the service is receiving as many upload bytes as it holds at once ({max_bytes_in_flight:,})",
             )
         try:
@@ -423,7 +423,7 @@ def create_app(
                 max_upload_bytes=max_upload_bytes,
                 max_files=max_files,
             )
-            outcomes = await engine.score(uploads, heatmap=heatmap)
+            outcomes = await service.score(uploads, heatmap=heatmap)
         finally:
             in_flight.release(want)
         items = [_image_json(o) for o in outcomes]
@@ -493,7 +493,7 @@ def create_app(
         from starlette.concurrency import run_in_threadpool
 
         from pixgrade.errors import ImageLoadError
-        from pixgrade.serve.engine import classify_load_error
+        from pixgrade.serve.service import classify_load_error
 
         try:
             import skimage  # noqa: F401
@@ -515,11 +515,11 @@ def create_app(
             raise UploadError(413, f"request body of {declared:,} bytes is over the limit of one image of at most "
                                    f"{max_upload_bytes:,} bytes")  # fmt: skip
         if render_slots.locked():
-            raise Overloaded(engine.retry_after(), f"the service is rendering {decode_threads} image(s) already")
+            raise Overloaded(service.retry_after(), f"the service is rendering {decode_threads} image(s) already")
         want = min(limit if declared is None else declared, max_bytes_in_flight)
         if not in_flight.try_reserve(want):
             raise Overloaded(
-                engine.retry_after(),
+                service.retry_after(),
                 f"the service is receiving as many upload bytes as it holds at once ({max_bytes_in_flight:,})",
             )
         try:
@@ -568,7 +568,7 @@ def create_app(
         )
 
     def _backend() -> str:
-        return str(getattr(engine.predictor, "backend", "none")) if engine.predictor is not None else "none"
+        return str(getattr(service.predictor, "backend", "none")) if service.predictor is not None else "none"
 
     @app.get("/v1/live", response_model=LiveOut, tags=["service"])
     async def live() -> Any:
@@ -578,32 +578,32 @@ def create_app(
     @app.get("/v1/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}}, tags=["service"])
     async def ready() -> Any:
         """Readiness probe: 200 once the model is loaded and its worker runs, else 503. Starts nothing."""
-        body = ReadyOut(status="ready" if engine.running else "not ready", model=model_name, backend=_backend())
-        if not engine.running:
+        body = ReadyOut(status="ready" if service.running else "not ready", model=model_name, backend=_backend())
+        if not service.running:
             return JSONResponse(body.model_dump(), status_code=503)
         return body
 
     @app.get("/v1/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["service"])
     async def health() -> Any:
         """Liveness and limits. 503 when the model worker is not running."""
-        engine.start()
+        service.start()
         body = HealthOut(
-            status="ok" if engine.running else "unavailable",
+            status="ok" if service.running else "unavailable",
             version=__version__,
             model=model_name,
             provenance=provenance_record,
-            backend=str(getattr(engine.predictor, "backend", "none")) if engine.predictor is not None else "none",
-            heatmaps=engine.can_explain,
+            backend=str(getattr(service.predictor, "backend", "none")) if service.predictor is not None else "none",
+            heatmaps=service.can_explain,
             policy=adapter.name if adapter else None,
             auth_required=expected is not None,
-            queue_depth=engine.batcher.depth,
-            in_flight=engine.in_flight,
+            queue_depth=service.batcher.depth,
+            in_flight=service.in_flight,
             max_queue=max_queue,
             max_batch=max_batch,
             max_files=max_files,
             max_upload_bytes=max_upload_bytes,
         )
-        if not engine.running:
+        if not service.running:
             return JSONResponse(body.model_dump(), status_code=503)
         return body
 

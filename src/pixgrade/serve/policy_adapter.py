@@ -55,12 +55,12 @@ class PolicyAdapter:
 
         return cls(load_policy(name_or_path))
 
-    def evaluate(self, result: Any, file_bytes: int | None = None) -> dict[str, Any]:
+    def judge(self, result: Any, file_bytes: int | None = None) -> dict[str, Any]:
         """The verdict on one scored image (its facts from ``result.facts``): ``name, decision
         ("accept"/"reject"), passed, reasons, warnings, rules`` (each rule: ``rule, passed, value, threshold,
         action, message``)."""
         facts = getattr(result, "facts", None) if self.needs_facts else None
-        verdict = self.policy.evaluate(result, facts, file_bytes=file_bytes)
+        verdict = self.policy.judge(result, facts, file_bytes=file_bytes)
         rules = [{k: _jsonable(v) for k, v in rule.items()} for rule in verdict.rules]
         return {
             "name": self.name,

@@ -1,4 +1,4 @@
-"""The scoring engine behind the HTTP API: admission control, a decode/measure thread pool, a micro-batched model.
+"""The scoring service behind the HTTP API: admission control, a decode/measure thread pool, a micro-batched model.
 
 One image's way through the service::
 
@@ -36,7 +36,7 @@ from pixgrade.serve.metrics import ServiceMetrics
 from pixgrade.serve.policy_adapter import PolicyAdapter
 from pixgrade.serve.uploads import Upload
 
-__all__ = ["HEATMAP_MAX_SIDE", "ImageOutcome", "ModelJob", "Overloaded", "ScoringEngine"]
+__all__ = ["HEATMAP_MAX_SIDE", "ImageOutcome", "ModelJob", "Overloaded", "ScoringService"]
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _status_of(kind: str | None) -> tuple[int, str]:
     return 500, "processing_failed"  # decoding worked: measuring failed (or the process ran out of memory)
 
 
-class ScoringEngine:
+class ScoringService:
     """Scores uploaded images with a :class:`~pixgrade.pipeline.Scorer`'s settings and model.
 
     Args:
@@ -304,7 +304,7 @@ class ScoringEngine:
     ) -> None:
         """Policy verdicts and the heatmap overlay (thread pool)."""
         if self.policy is not None and outcome.result is not None:
-            outcome.policy = self.policy.evaluate(outcome.result, file_bytes=file_bytes)
+            outcome.policy = self.policy.judge(outcome.result, file_bytes=file_bytes)
         if heat is not None and rgb is not None:
             from pixgrade.explain import encode_png, overlay_heatmap
 
@@ -320,7 +320,7 @@ class ScoringEngine:
         loop = asyncio.get_running_loop()
         pool = self._pool
         if pool is None:
-            raise RuntimeError("the scoring engine is not started")
+            raise RuntimeError("the scoring service is not started")
         outcome = ImageOutcome(filename=upload.filename)
         analysis: Analysis = await loop.run_in_executor(pool, analyse, upload.data, self.settings, upload.filename)
         rgb = analysis.model_rgb
