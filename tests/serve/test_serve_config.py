@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pixgrade.errors import ConfigError
-from pixgrade.serve.config import ServeConfig, config_to_env, load_config
+from pixgrade.serve.config import AppConfig, ServeConfig, config_to_env, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +52,31 @@ def test_bad_settings_are_named(tmp_path: Path, text: str, message: str) -> None
     file.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(file, env={})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"max_queue": 0}, "max_queue must be >= 1, got 0"),
+        ({"decode_threads": 0}, "decode_threads must be >= 1, got 0"),
+        ({"max_wait_ms": -1.0}, "max_wait_ms must be >= 0"),
+        ({"api_key": ""}, "api_key must not be empty"),
+    ],
+)
+def test_app_config_is_checked_once_when_the_app_is_built(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        AppConfig(**changes)  # type: ignore[arg-type]
+    from pixgrade.pipeline.scorer import Scorer
+    from pixgrade.serve.app import create_app
+
+    with pytest.raises(ConfigError, match=message):  # create_app's keyword arguments are the same settings
+        create_app(Scorer(model="none"), **changes)  # type: ignore[arg-type]
+
+
+def test_app_config_caps_the_files_per_request_at_the_queue() -> None:
+    config = AppConfig(max_files=16, max_queue=4, max_upload_bytes=1000)
+    assert config.max_files == 4
+    assert config.max_body > 4 * 1000
 
 
 def test_bad_environment_variable_is_named() -> None:

@@ -25,9 +25,19 @@ from typing import Any
 
 from pixgrade.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "ServeConfig", "config_to_env", "load_config"]
+__all__ = [
+    "DEFAULT_MAX_BYTES_IN_FLIGHT",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "ENV_PREFIX",
+    "AppConfig",
+    "ServeConfig",
+    "config_to_env",
+    "load_config",
+]
 
 ENV_PREFIX = "PIXGRADE_"
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES_IN_FLIGHT = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -157,3 +167,44 @@ def load_config(
 def config_to_env(config: ServeConfig) -> dict[str, str]:
     """``PIXGRADE_*`` variables that make :func:`load_config` give ``config`` back (for worker processes)."""
     return {ENV_PREFIX + name.upper(): "" if value is None else str(value) for name, value in asdict(config).items()}
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The limits and options of one service app, checked once when it is built (the keyword arguments of
+    :func:`pixgrade.serve.app.create_app`, sizes in bytes). :class:`ServeConfig` is the process's settings (file,
+    environment, flags; sizes in MB), which :func:`pixgrade.serve.factory.app_from_config` turns into these.
+
+    ``max_files`` is capped at ``max_queue`` (a request cannot hold more images than the service admits).
+
+    Raises:
+        ConfigError: a limit is not positive, ``max_wait_ms`` is negative, or ``api_key`` is empty.
+    """
+
+    api_key: str | None = None
+    max_batch: int = 8
+    max_wait_ms: float = 10.0
+    max_queue: int = 64
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_files: int = 16
+    max_bytes_in_flight: int = DEFAULT_MAX_BYTES_IN_FLIGHT
+    decode_threads: int = 2
+    heatmap_method: str = "gradcam"
+
+    def __post_init__(self) -> None:
+        limits = ("max_batch", "max_queue", "max_upload_bytes", "max_files", "max_bytes_in_flight", "decode_threads")
+        for name in limits:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_wait_ms < 0:
+            raise ConfigError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
+        if self.api_key is not None and not self.api_key:
+            raise ConfigError("api_key must not be empty (pass None to serve without a key)")
+        object.__setattr__(self, "max_files", min(self.max_files, self.max_queue))
+
+    @property
+    def max_body(self) -> int:
+        """Largest request body of ``POST /v1/score`` (``max_files`` uploads plus multipart framing)."""
+        from pixgrade.serve.uploads import body_limit
+
+        return body_limit(self.max_upload_bytes, self.max_files)

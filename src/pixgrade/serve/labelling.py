@@ -22,12 +22,12 @@ from pydantic import BaseModel, Field
 
 from pixgrade import __version__
 from pixgrade.label.session import MODES, LabelSession
+from pixgrade.serve.routes.pages import STATIC_DIR, swagger_assets
 
 __all__ = ["FALLBACK_STANDARD", "create_label_app", "find_standard"]
 
 logger = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
 
 FALLBACK_STANDARD = """# Grading standard (summary)
 
@@ -221,7 +221,7 @@ def create_label_app(session: LabelSession, standard: str | Path | None = None, 
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    swagger = _swagger_assets()
+    swagger = swagger_assets()
     if swagger is not None:
         app.mount("/docs-assets", StaticFiles(directory=swagger), name="docs-assets")
 
@@ -239,9 +239,3 @@ def create_label_app(session: LabelSession, standard: str | Path | None = None, 
         )
 
     return app
-
-
-def _swagger_assets() -> Path | None:
-    from pixgrade.serve.app import _swagger_assets as assets
-
-    return assets()
