@@ -26,6 +26,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from pixgrade.io.arrays import fit_longest_side
+
 __all__ = [
     "OVERLAY_MAX_PRODUCT_SHARE",
     "TextBox",
@@ -204,7 +206,7 @@ def _classical_boxes(rgb: np.ndarray, max_side: int = 640) -> list[TextBox]:
     """Gradient + connected components text-line candidates (no model)."""
     height, width = rgb.shape[:2]
     scale = min(1.0, max_side / max(height, width))
-    small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    small = fit_longest_side(rgb, max_side)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     gradient = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
     _, binary = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
