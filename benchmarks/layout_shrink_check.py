@@ -3,10 +3,10 @@ exactly 256 px (the code before): the cost per image and the ``background``, ``f
 
 The layout copy (:attr:`pixgrade.measures.PreparedImage.foreground`) is the working copy shrunk by the smallest
 integer factor that brings it to at most 256 px (``_shrink_integer``: 2x2 block means for a 500-px photo, 250 px).
-Before, it was area-resampled to exactly 256 px (``_shrink``), which OpenCV does about 20 times slower for a
-non-integer factor. This script runs both on livec-train photos (decoded at full resolution, as
-``benchmarks/factor_calibration.py`` does) and prints the CPU milliseconds of the foreground step, the value
-differences of the three layout factors and how many flags change.
+Before, it was area-resampled to exactly 256 px (``pixgrade.io.arrays.fit_longest_side``), which OpenCV does
+about 20 times slower for a non-integer factor. This script runs both on livec-train photos (decoded at full
+resolution, as ``benchmarks/factor_calibration.py`` does) and prints the CPU milliseconds of the foreground
+step, the value differences of the three layout factors and how many flags change.
 
     python benchmarks/layout_shrink_check.py [--n 813]
 """
@@ -38,7 +38,10 @@ def main() -> int:
     print(f"machine: {machine()}")
     paths = sorted((data_dir() / "livec-train" / "images").iterdir())[: args.n]
     images = [load_image(path) for path in paths]
-    variants = {"integer factor (current)": prepared._shrink_integer, "area to 256 px (before)": prepared._shrink}
+    variants = {
+        "integer factor (current)": prepared._shrink_integer,
+        "area to 256 px (before)": prepared.fit_longest_side,
+    }
     values: dict[str, dict[str, np.ndarray]] = {}
     flags: dict[str, dict[str, np.ndarray]] = {}
     print(f"\n{len(images)} livec-train photos\n")

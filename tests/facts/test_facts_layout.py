@@ -86,3 +86,11 @@ def test_bad_input_is_refused() -> None:
         background_stats(np.zeros((10, 10), np.uint8))
     with pytest.raises(ValueError, match="too small"):
         detect_border(np.zeros((2, 2, 3), np.uint8))
+
+
+def test_a_sliver_gets_a_backdrop_mask() -> None:
+    """A 4 x 5000 strip: the small copy keeps one row (it asked OpenCV for 0 rows before io.arrays)."""
+    from pixgrade.facts.layout import background_mask
+
+    mask = background_mask(np.full((4, 5000, 3), 255, np.uint8))
+    assert mask.shape == (4, 5000) and mask.all()

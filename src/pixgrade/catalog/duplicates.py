@@ -25,6 +25,7 @@ from pixgrade.dedupe.features import CONTENT_SIDE, content_embedding
 from pixgrade.dedupe.index import DuplicateIndex, hamming, hashes_to_bytes
 from pixgrade.errors import ImageLoadError
 from pixgrade.io import load_image
+from pixgrade.io.arrays import fit_longest_side
 
 __all__ = [
     "CatalogMatch",
@@ -201,13 +202,7 @@ def find_in_catalog(
     def query_side() -> Pixels:
         nonlocal query_pixels, small
         if query_pixels is None:
-            height, width = rgb.shape[:2]
-            scale = PIXEL_SIDE / max(height, width)
-            small = rgb
-            if scale < 1:
-                import cv2
-
-                small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            small = fit_longest_side(rgb, PIXEL_SIDE)
             query_pixels = Pixels(small)
         return query_pixels
 

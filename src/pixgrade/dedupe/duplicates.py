@@ -27,12 +27,12 @@ from pixgrade.dedupe.features import (
     GeometricMatch,
     LocalFeatures,
     colour_signature,
-    fit_side,
     geometric_match,
     local_features,
 )
 from pixgrade.dedupe.index import DuplicateIndex, hamming, hashes_to_bytes
 from pixgrade.facts.phash import hash_distance, perceptual_hash
+from pixgrade.io.arrays import resize_longest_side
 
 __all__ = [
     "MATCH_KINDS",
@@ -157,7 +157,7 @@ class PairPixels:
     keypoints. Keeps only a copy of :data:`LOCAL_SIDE` pixels."""
 
     def __init__(self, rgb: np.ndarray) -> None:
-        self.small = fit_side(rgb, LOCAL_SIDE)
+        self.small = resize_longest_side(rgb, LOCAL_SIDE)
         self.colour = colour_signature(self.small)
         self._local: LocalFeatures | None = None
 

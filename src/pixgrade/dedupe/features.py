@@ -20,13 +20,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pixgrade.io.arrays import check_rgb, resize_longest_side
+
 __all__ = [
     "CONTENT_SIDE",
     "GeometricMatch",
     "LocalFeatures",
     "colour_signature",
     "content_embedding",
-    "fit_side",
     "geometric_match",
     "local_features",
 ]
@@ -40,19 +41,6 @@ LOCAL_SIDE = 192
 THUMB_FACTOR = 2
 
 
-def _check_rgb(rgb: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 array of shape (H, W, 3), got {getattr(rgb, 'shape', None)}")
-
-
-def fit_side(rgb: np.ndarray, side: int) -> np.ndarray:
-    """``rgb`` resized (area-averaged down, bilinear up) so its longest side is ``side`` pixels."""
-    height, width = rgb.shape[:2]
-    scale = side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-
-
 def content_embedding(rgb: np.ndarray, predictor: Any) -> np.ndarray:
     """L2-normalised embedding of ``rgb`` resized to :data:`CONTENT_SIDE` (longest side) by ``predictor.embed``.
 
@@ -60,8 +48,8 @@ def content_embedding(rgb: np.ndarray, predictor: Any) -> np.ndarray:
         - rgb: ``(H, W, 3)`` uint8.
         - output: ``(E,)`` float32.
     """
-    _check_rgb(rgb)
-    vector = np.asarray(predictor.embed([fit_side(rgb, CONTENT_SIDE)])[0], dtype=np.float32).ravel()
+    check_rgb(rgb)
+    vector = np.asarray(predictor.embed([resize_longest_side(rgb, CONTENT_SIDE)])[0], dtype=np.float32).ravel()
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
 
@@ -74,7 +62,7 @@ def colour_signature(rgb: np.ndarray) -> np.ndarray:
         - rgb: ``(H, W, 3)`` uint8.
         - output: ``(48,)`` float32.
     """
-    _check_rgb(rgb)
+    check_rgb(rgb)
     small = cv2.resize(rgb, (4, 4), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     return cv2.cvtColor(small, cv2.COLOR_RGB2LAB).reshape(-1).astype(np.float32)
 
@@ -103,8 +91,8 @@ def local_features(rgb: np.ndarray, n_features: int = 700) -> LocalFeatures:
     Shape:
         - rgb: ``(H, W, 3)`` uint8.
     """
-    _check_rgb(rgb)
-    small = fit_side(rgb, LOCAL_SIDE)
+    check_rgb(rgb)
+    small = resize_longest_side(rgb, LOCAL_SIDE)
     grey = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
     create: Any = getattr(cv2, "ORB_create")  # noqa: B009 - not in OpenCV's type stubs
     orb = create(nfeatures=n_features, fastThreshold=10, edgeThreshold=15, patchSize=15)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pixgrade.io.arrays import check_rgb
+
 __all__ = [
     "DEGRADATIONS",
     "LEVELS",
@@ -118,22 +120,6 @@ def get_degradation(name: str) -> DegradationSpec:
         return DEGRADATIONS[name]
     except KeyError:
         raise KeyError(f"unknown degradation {name!r}; known: {', '.join(DEGRADATIONS)}") from None
-
-
-def check_rgb(rgb: object, argname: str = "rgb") -> np.ndarray:
-    """Check that ``rgb`` is a uint8 array of shape ``(H, W, 3)`` with H, W >= 1; return it.
-
-    Raises:
-        TypeError: not a NumPy array or not uint8.
-        ValueError: wrong shape.
-    """
-    if not isinstance(rgb, np.ndarray):
-        raise TypeError(f"{argname} must be a numpy.ndarray, got {type(rgb).__name__}")
-    if rgb.dtype != np.uint8:
-        raise TypeError(f"{argname} must have dtype uint8, got {rgb.dtype}")
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
-        raise ValueError(f"{argname} must have shape (H, W, 3), got {rgb.shape}")
-    return rgb
 
 
 def _check_level(level: object, allow_zero: bool = True) -> int:

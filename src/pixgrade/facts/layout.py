@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pixgrade.io.arrays import check_rgb, fit_longest_side
+
 __all__ = [
     "BackgroundStats",
     "BorderDetection",
@@ -21,11 +23,7 @@ __all__ = [
 
 
 def _check_rgb(rgb: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        shape = getattr(rgb, "shape", None)
-        raise ValueError(
-            f"expected an RGB uint8 array of shape (H, W, 3), got {getattr(rgb, 'dtype', type(rgb))} {shape}"
-        )
+    check_rgb(rgb)
     if rgb.shape[0] < 4 or rgb.shape[1] < 4:
         raise ValueError(f"image too small to analyse: {rgb.shape[1]}x{rgb.shape[0]} (need at least 4x4)")
 
@@ -55,17 +53,14 @@ def background_mask(rgb: np.ndarray, tolerance: int = 24, max_side: int = 512) -
     """
     _check_rgb(rgb)
     height, width = rgb.shape[:2]
-    scale = min(1.0, max_side / max(height, width))
-    small = rgb
-    if scale != 1.0:
-        small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    small = fit_longest_side(rgb, max_side)
     colour = np.median(_edge_band(small, 0.02), axis=0)
     close = (np.abs(small.astype(np.int16) - colour.astype(np.int16)).max(axis=2) <= tolerance).astype(np.uint8)
     _n, labels = cv2.connectedComponents(close, connectivity=4)
     border_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     border_labels = border_labels[border_labels > 0]
     mask = np.isin(labels, border_labels) & (close > 0)
-    if scale != 1.0:
+    if small is not rgb:
         mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
     return mask
 

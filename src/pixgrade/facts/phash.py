@@ -6,6 +6,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from pixgrade.io.arrays import check_rgb
+
 __all__ = ["hash_distance", "perceptual_hash"]
 
 
@@ -19,9 +21,7 @@ def perceptual_hash(rgb: np.ndarray, hash_size: int = 16) -> str:
     Shape:
         - rgb: ``(H, W, 3)`` uint8.
     """
-    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 array of shape (H, W, 3), got {getattr(rgb, 'shape', None)}")
-    return str(imagehash.phash(Image.fromarray(rgb), hash_size=hash_size))
+    return str(imagehash.phash(Image.fromarray(check_rgb(rgb)), hash_size=hash_size))
 
 
 def hash_distance(a: str, b: str) -> int:

@@ -28,6 +28,7 @@ from pixgrade.errors import (
     ImageTooLargeError,
     NotAnImageError,
 )
+from pixgrade.io.arrays import scaled_size
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
@@ -531,7 +532,7 @@ def load_image(
         if alpha is not None:
             rgb = _composite_on_white(rgb, alpha)
         if scale < 1.0:
-            target = (max(1, round(original_size[0] * scale)), max(1, round(original_size[1] * scale)))
+            target = scaled_size(original_size[0], original_size[1], scale)
             if (rgb.shape[1], rgb.shape[0]) != target:
                 rgb = _resize(rgb, target)
                 if alpha is not None:

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from pixgrade.io import LoadedImage
-from pixgrade.measures.validation import check_alpha, check_rgb
+from pixgrade.io.arrays import check_alpha, check_rgb, fit_longest_side
 
 __all__ = ["WORK_SIDE", "Foreground", "PreparedImage", "prepare"]
 
@@ -111,7 +111,7 @@ class PreparedImage:
     @cached_property
     def work_rgb(self) -> np.ndarray:
         """Working copy, longest side <= :data:`WORK_SIDE` (area-averaged)."""
-        return _shrink(self.rgb, WORK_SIDE)
+        return fit_longest_side(self.rgb, WORK_SIDE)
 
     @cached_property
     def work_alpha(self) -> np.ndarray | None:
@@ -148,16 +148,7 @@ class PreparedImage:
 
 
 def _shrink_alpha(alpha: np.ndarray | None, side: int) -> np.ndarray | None:
-    return None if alpha is None else _shrink(alpha, side)
-
-
-def _shrink(arr: np.ndarray, side: int) -> np.ndarray:
-    h, w = arr.shape[:2]
-    if max(h, w) <= side:
-        return arr
-    scale = side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+    return None if alpha is None else fit_longest_side(alpha, side)
 
 
 def _shrink_integer(arr: np.ndarray, side: int) -> np.ndarray:
@@ -165,13 +156,13 @@ def _shrink_integer(arr: np.ndarray, side: int) -> np.ndarray:
     pixel is the mean of a ``k x k`` block (the last ``< k`` rows/columns are dropped when the size is not a
     multiple of ``k``). An integer factor is exact block averaging, which OpenCV does many times faster than area
     resampling to an arbitrary size (``benchmarks/layout_shrink_check.py``: the whole foreground step 2.5 -> 1.3
-    ms per 500-px photo). Falls back to :func:`_shrink` for slivers thinner than ``k``."""
+    ms per 500-px photo). Falls back to :func:`~pixgrade.io.arrays.fit_longest_side` for slivers thinner than ``k``."""
     h, w = arr.shape[:2]
     k = -(-max(h, w) // side)
     if k <= 1:
         return arr
     if min(h, w) < k:
-        return _shrink(arr, side)
+        return fit_longest_side(arr, side)
     hk, wk = h // k, w // k
     return cv2.resize(arr[: hk * k, : wk * k], (wk, hk), interpolation=cv2.INTER_AREA)
 

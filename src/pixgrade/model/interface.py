@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from pixgrade.errors import PixgradeError
+from pixgrade.io.arrays import check_rgb, fit_longest_side, scaled_size
 
 __all__ = ["BackendUnavailableError", "ModelOutput", "Predictor", "PredictorBase", "resize_for_model"]
 
@@ -38,16 +39,14 @@ class ModelOutput:
 def resize_for_model(rgb: np.ndarray, max_side: int, min_side: int = 64) -> np.ndarray:
     """Resize so the longest side is at most ``max_side`` (area interpolation) and the shortest at least
     ``min_side``; images already within bounds are returned unchanged (never upscaled needlessly)."""
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 array of shape (H, W, 3), got {rgb.dtype} {rgb.shape}")
-    height, width = rgb.shape[:2]
-    scale = min(1.0, max_side / max(height, width))
-    scale = max(scale, min_side / min(height, width))
+    height, width = check_rgb(rgb).shape[:2]
+    fit, scale = min(1.0, max_side / max(height, width)), min_side / min(height, width)
+    if scale <= fit:  # the shortest side stays long enough: fit the longest one
+        return fit_longest_side(rgb, max_side)
     if scale == 1.0:
         return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return cv2.resize(rgb, size, interpolation=interpolation)
+    return cv2.resize(rgb, scaled_size(width, height, scale), interpolation=interpolation)
 
 
 @runtime_checkable

@@ -24,11 +24,12 @@ import numpy as np
 from pixgrade.errors import ImageLoadError
 from pixgrade.facts import FACTS_MAX_SIDE, ImageFacts, measure_facts, perceptual_hash
 from pixgrade.io import load_image, sha256_bytes
+from pixgrade.io.arrays import fit_longest_side
 from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.io.sources import read_source
 from pixgrade.measures import Factor, measure_all
 
-__all__ = ["ERROR_KINDS", "Analysis", "AnalysisSettings", "analyse", "analyse_chunk", "shrink_to"]
+__all__ = ["ERROR_KINDS", "Analysis", "AnalysisSettings", "analyse", "analyse_chunk"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,17 +123,6 @@ class Analysis:
         return self
 
 
-def shrink_to(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    """Area-downscale so the longest side is at most ``max_side`` (same rounding as the model's input policy);
-    smaller images are returned unchanged."""
-    height, width = rgb.shape[:2]
-    if max(height, width) <= max_side:
-        return rgb
-    scale = max_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-
-
 def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str | None = None) -> Analysis:
     """Read (a local path, a URI such as ``s3://…``, or bytes), fingerprint, decode once and measure one image.
 
@@ -166,7 +156,7 @@ def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str |
     try:
         result.factors = measure_all(image, settings.factor_names)
         if settings.facts:
-            facts_rgb = shrink_to(image.rgb, settings.facts_max_side)
+            facts_rgb = fit_longest_side(image.rgb, settings.facts_max_side)
             result.facts = measure_facts(
                 facts_rgb,
                 text_detector=settings.text_detector,  # type: ignore[arg-type]
@@ -182,7 +172,7 @@ def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str |
         logger.debug("unexpected error measuring %s", label, exc_info=True)
         return result.fail(f"measuring failed: {type(exc).__name__}: {exc}", "measure_failed")
     if settings.model_max_side is not None:
-        result.model_rgb = np.ascontiguousarray(shrink_to(image.rgb, settings.model_max_side))
+        result.model_rgb = np.ascontiguousarray(fit_longest_side(image.rgb, settings.model_max_side))
     return result
 
 
