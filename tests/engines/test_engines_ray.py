@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,14 @@ def test_cli_score_engine_ray_writes_parquet_folder(ray_instance: Any, photo_dir
     local = tmp_path / "local.parquet"
     assert main(["score", str(photo_dir / "nested"), "--model", "none", "-o", str(local), "--no-progress"]) == 0
     assert pads.dataset(out, format="parquet").to_table().to_pylist() == pq.read_table(local).to_pylist()
+    # every file written by the workers records what produced it, as a single Parquet file does; so does a sidecar
+    expected = json.loads((tmp_path / "local.parquet.provenance.json").read_text())
+    for part in out.glob("*.parquet"):
+        record = json.loads(pq.read_schema(part).metadata[b"pixgrade"])
+        assert record["model"] == "none" and record["pixgrade_version"] == expected["pixgrade_version"]
+        assert record["backend"] == expected["backend"] == "none"
+    sidecar = json.loads((tmp_path / "results.parquet.provenance.json").read_text())
+    assert sidecar["output"] == "results.parquet" and sidecar["model"] == "none"
     # an existing output is never replaced without --overwrite
     assert main(["score", str(photo_dir / "nested"), "--model", "none", "--engine", "ray", "-o", str(out)]) == 2
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from pixgrade.errors import ConfigError
+from pixgrade.io.sources import is_uri
 
 __all__ = [
     "add_engine_options",
@@ -18,6 +20,7 @@ __all__ = [
     "filter_engine",
     "list_ray_inputs",
     "ray_parquet_output",
+    "ray_provenance",
     "ray_results",
     "run_ray_to_parquet",
     "scorer_kwargs",
@@ -100,16 +103,23 @@ def run_ray_to_parquet(args: argparse.Namespace, files: Sequence[str]) -> int:
         raise ConfigError("--resume is not supported with --engine ray and a Parquet folder; start a new folder")
     if getattr(args, "html", None):
         raise ConfigError("--html is not supported with --engine ray and a Parquet folder")
+    kwargs = scorer_kwargs(args)
+    record = ray_provenance(kwargs["model"])
     summary = write_parquet_with_ray(
         files,
         args.output,
-        scorer_kwargs(args),
+        kwargs,
         address=args.address,
         batch_size=args.batch_size,
         num_actors=_num_actors(args),
         overwrite=args.overwrite,
         lock_wait=args.lock_wait,
+        provenance=record,
     )
+    if not is_uri(str(args.output)):  # beside the folder, as score's OUT.provenance.json beside a table
+        from pixgrade.cli.score import _write_provenance
+
+        _write_provenance(Path(args.output), record)
     message = f"scored {summary.n_images} images on Ray"
     if summary.n_failed:
         message += f", {summary.n_failed} failed: see the error column"
@@ -117,6 +127,16 @@ def run_ray_to_parquet(args: argparse.Namespace, files: Sequence[str]) -> int:
         message += f" ({summary.n_recovered} re-scored after a worker died)"
     print(f"{message}; results: {summary.output}/ ({len(summary.files)} Parquet files)", file=sys.stderr)
     return 1 if summary.n_failed else 0
+
+
+def ray_provenance(model: Any) -> dict[str, Any]:
+    """What produced a Ray run's output (:func:`pixgrade.provenance.provenance`), known on the driver: the model
+    and its weights' SHA-256 from the checked reference (every worker reads the same file); the backend is the one
+    requested, since each worker resolves ``auto`` itself (the driver loads no model)."""
+    from pixgrade.provenance import provenance
+
+    backend = getattr(model, "backend", "auto")
+    return provenance(model, backend=f"{backend} (requested; resolved on each Ray worker)")
 
 
 def ray_results(args: argparse.Namespace, files: Sequence[str]) -> Iterator[Any]:

@@ -30,6 +30,7 @@ row without one successful call (workers that cannot score anything at all).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import pickle
@@ -49,6 +50,7 @@ from pixgrade.io.sources import is_uri
 from pixgrade.io.sources import list_sources as list_inputs
 from pixgrade.pipeline import ImageResult, column_types, result_columns
 from pixgrade.pipeline.parallel import CRASH_MESSAGE
+from pixgrade.pipeline.writers import PARQUET_METADATA_KEY
 
 if TYPE_CHECKING:
     from pixgrade.catalog.filtering import FilterSettings
@@ -492,10 +494,11 @@ class _ParquetSink:
     docstring): :func:`write_parquet_with_ray` raises it once the job is over.
     """
 
-    def __init__(self, output: str, rows_per_file: int, run: str) -> None:
+    def __init__(self, output: str, rows_per_file: int, run: str, metadata: Mapping[str, str] | None = None) -> None:
         self.output = output
         self.rows_per_file = rows_per_file
         self.run = run
+        self.metadata = metadata
         self.returns: list[dict[str, Any]] = []
 
     @property
@@ -514,7 +517,7 @@ class _ParquetSink:
         indices = table.column(_INDEX_COLUMN).to_pylist()
         rows = table.drop_columns([_INDEX_COLUMN])
         try:
-            path = _write_table(rows, self.output, f"{self.run}_{indices[0]:012d}.parquet")
+            path = _write_table(rows, self.output, f"{self.run}_{indices[0]:012d}.parquet", self.metadata)
         except Exception as exc:  # reported to the driver, which stops the run with it
             return {"indices": [], "file": None, "failed": 0, "error": f"{type(exc).__name__}: {exc}"}
         failed = len(indices) - rows.column("error").null_count
@@ -524,18 +527,21 @@ class _ParquetSink:
         self.returns = [r for r in write_result.write_returns if r is not None]
 
 
-def _datasink(output: str, rows_per_file: int, run: str) -> Any:
+def _datasink(output: str, rows_per_file: int, run: str, metadata: Mapping[str, str] | None = None) -> Any:
     """A :class:`_ParquetSink` that is a ``ray.data.Datasink`` (imported only with Ray)."""
     from ray.data import Datasink
 
     sink_class = type("ParquetRowsDatasink", (_ParquetSink, Datasink), {})
-    return sink_class(output, rows_per_file, run)
+    return sink_class(output, rows_per_file, run, metadata)
 
 
-def _write_table(table: Any, output: str, name: str) -> str:
-    """Write ``table`` as ``output/name`` (a local folder or URI prefix, created if needed); returns the path."""
+def _write_table(table: Any, output: str, name: str, metadata: Mapping[str, str] | None = None) -> str:
+    """Write ``table`` as ``output/name`` (a local folder or URI prefix, created if needed), ``metadata`` added to
+    its schema metadata; returns the path."""
     import pyarrow.parquet as pq
 
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     filesystem, folder = _filesystem(output)
     filesystem.create_dir(folder, recursive=True)
     path = f"{folder}/{name}"
@@ -555,6 +561,7 @@ def write_parquet_with_ray(
     overwrite: bool = False,
     rows_per_file: int = 5000,
     lock_wait: float = 0.0,
+    provenance: Mapping[str, Any] | None = None,
 ) -> RayRunSummary:
     """Score files on Ray and write the rows as partitioned Parquet under ``output`` (a folder or URI prefix).
 
@@ -566,7 +573,9 @@ def write_parquet_with_ray(
     worker died (see the module docstring) are written by the driver to ``<run id>_<index>_recovered.parquet``.
     File names are written as :func:`pixgrade.io.files.path_text` (as the local writers do). A local folder is
     locked for the run (:class:`~pixgrade.io.locks.OutputLock` on ``FOLDER/.pixgrade-lock``, held by this
-    process): a second run on it waits up to ``lock_wait`` seconds, then fails.
+    process): a second run on it waits up to ``lock_wait`` seconds, then fails. ``provenance``
+    (:func:`pixgrade.provenance.provenance`) goes, as JSON, into every file's schema metadata under the key
+    :data:`~pixgrade.pipeline.writers.PARQUET_METADATA_KEY` (as the local Parquet writer's).
 
     Raises:
         ConfigError: ``output`` is a file, or a non-empty folder without ``overwrite`` (or holds other files than
@@ -580,7 +589,10 @@ def write_parquet_with_ray(
         raise ConfigError("no input files to score")
     with _output_lock(output, lock_wait):
         _check_output_dir(output, overwrite)
-        return _write_parquet(todo, output, scorer_kwargs, address, batch_size, num_actors, num_cpus, rows_per_file)
+        metadata = None if provenance is None else {PARQUET_METADATA_KEY: json.dumps(dict(provenance), default=str)}
+        return _write_parquet(
+            todo, output, scorer_kwargs, address, batch_size, num_actors, num_cpus, rows_per_file, metadata
+        )
 
 
 def _write_parquet(
@@ -592,11 +604,12 @@ def _write_parquet(
     num_actors: int | None,
     num_cpus: int | None,
     rows_per_file: int,
+    metadata: Mapping[str, str] | None = None,
 ) -> RayRunSummary:
     """The body of :func:`write_parquet_with_ray` once the output is locked and checked."""
     kwargs = {"scorer_kwargs": dict(scorer_kwargs or {}), "keep_results": False}
     run = uuid.uuid4().hex[:12]
-    sink = _datasink(output, rows_per_file, run)
+    sink = _datasink(output, rows_per_file, run, metadata)
     with _RaySession(address, num_cpus) as ray, _data_context(ray):
         dataset = _dataset(ray, todo, kwargs, batch_size=batch_size, num_actors=num_actors)
         try:
@@ -622,7 +635,7 @@ def _write_parquet(
             finally:
                 recovery.close()
             table = _rows_table([r.to_row() for r in results])
-            files.append(_write_table(table, output, f"{run}_{missing[0]:012d}_recovered.parquet"))
+            files.append(_write_table(table, output, f"{run}_{missing[0]:012d}_recovered.parquet", metadata))
             n_failed += sum(r.error is not None for r in results)
     return RayRunSummary(
         output=output, n_images=len(todo), n_failed=n_failed, files=sorted(files), n_recovered=len(missing)
