@@ -69,6 +69,21 @@ def test_cli_writes_csv_and_jsonl_and_resumes(images: dict[str, Path], tmp_path:
     assert record["psnr_y"] is None and record["ssim_y"] == 1.0
 
 
+def test_cli_writes_json_array_and_resumes(images: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "cmp.json"
+    argv = ["compare", str(images["ref"]), str(images["same"])]
+    options = ["--model", "none", "-o", str(out)]
+    assert main([*argv, *options]) == 0
+    (record,) = json.loads(out.read_text())
+    assert record["psnr_y"] is None and record["ssim_y"] == 1.0  # no infinity in JSON: null, as in JSON Lines
+    assert main([*argv, str(images["q20"]), *options, "--resume"]) == 0  # earlier rows kept first, q20 added
+    rows = json.loads(out.read_text())
+    assert [Path(r["path"]).name for r in rows] == ["same.png", "q20.jpg"]
+    assert rows[1]["ssim_y"] < 0.99 and not (tmp_path / "cmp.json.partial.jsonl").exists()
+    assert main([*argv, *options]) == 2  # never overwritten without --overwrite
+    assert len(json.loads(out.read_text())) == 2
+
+
 def test_unreadable_reference_is_a_usage_error(tmp_path: Path, images: dict[str, Path]) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")

@@ -17,7 +17,7 @@ Compare each DISTORTED image with REFERENCE: MSE, PSNR, SSIM and MS-SSIM on lumi
 (SSIM/MS-SSIM: mean of R, G, B), from scikit-image, plus the learned score of both and its difference.
 Images are compared at full resolution after EXIF orientation and conversion to sRGB. Sizes must match unless
 --resize scales the distorted image to the reference's size. Identical images give SSIM 1 and PSNR inf
-(empty in JSON Lines, which has no infinity).
+(null in JSON Lines and JSON, which have no infinity).
 
 Exit status: 0 all compared, 1 some files failed (see the error column), 2 usage error.
 """
@@ -41,7 +41,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("reference", metavar="REFERENCE", help="the reference image")
     parser.add_argument("distorted", nargs="+", metavar="DISTORTED", help="images to compare with it")
     parser.add_argument("--resize", action="store_true", help="scale a distorted image of another size (Lanczos)")
-    parser.add_argument("-o", "--output", metavar="FILE", help="table: .csv or .jsonl (default: a table on stdout)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="table: .csv, .jsonl or .json (one array, written at the end; as score) (default: a table on stdout)",
+    )
     parser.add_argument("--resume", action="store_true", help="keep the rows already in the output; skip those")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_model_options(parser, "unused by compare (accepted for symmetry with score)")
@@ -73,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
     output = Path(args.output) if args.output else None
     if output is not None:
-        if output_format(output) not in ("csv", "jsonl"):
-            raise ConfigError(f"{output}: compare writes .csv or .jsonl")
+        if output_format(output) not in ("csv", "jsonl", "json"):
+            raise ConfigError(f"{output}: compare writes .csv, .jsonl or .json")
         check_output(output, resume=args.resume, overwrite=args.overwrite)
     elif args.resume or args.overwrite:
         raise ConfigError("--resume and --overwrite apply to an output file: give one with -o")
@@ -82,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     writer = open_writer(output, compare_columns(), resume=args.resume, overwrite=args.overwrite) if output else None
     done = writer.existing_paths if writer is not None else set()
     todo = [p for p in args.distorted if normalise_path(p) not in done]
-    json_safe = output is not None and output_format(output) == "jsonl"
+    json_safe = output is not None and output_format(output) in ("jsonl", "json")  # JSON has no infinity
     n_failed = 0
     try:
         if writer is None:
