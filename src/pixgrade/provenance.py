@@ -20,7 +20,18 @@ from typing import Any
 from pixgrade import __version__
 from pixgrade.io import sha256_file
 
-__all__ = ["model_sha256", "policy_sha256", "provenance", "provenance_text", "resolved_text_detector"]
+__all__ = [
+    "SIDECAR_SUFFIX",
+    "model_sha256",
+    "policy_sha256",
+    "provenance",
+    "provenance_text",
+    "resolved_text_detector",
+    "write_sidecar",
+]
+
+SIDECAR_SUFFIX = ".provenance.json"
+"""``<output>.provenance.json``: the provenance of a results table (or Parquet folder), beside it."""
 
 
 @lru_cache(maxsize=32)
@@ -125,3 +136,10 @@ def provenance_text(record: dict[str, Any]) -> str:
         f"policy {record.get('policy') or 'none'}{short(record.get('policy_sha256'))}",
     ]
     return " · ".join(parts)
+
+
+def write_sidecar(output: Path, record: dict[str, Any]) -> Path:
+    """Write ``record`` as ``<output>.provenance.json`` beside ``output`` (with ``"output": output.name``)."""
+    sidecar = output.with_name(output.name + SIDECAR_SUFFIX)
+    sidecar.write_text(json.dumps({"output": output.name, **record}, indent=2) + "\n", encoding="utf-8")
+    return sidecar

@@ -117,9 +117,9 @@ def run_ray_to_parquet(args: argparse.Namespace, files: Sequence[str]) -> int:
         provenance=record,
     )
     if not is_uri(str(args.output)):  # beside the folder, as score's OUT.provenance.json beside a table
-        from pixgrade.cli.score import _write_provenance
+        from pixgrade.provenance import write_sidecar
 
-        _write_provenance(Path(args.output), record)
+        write_sidecar(Path(args.output), record)
     message = f"scored {summary.n_images} images on Ray"
     if summary.n_failed:
         message += f", {summary.n_failed} failed: see the error column"

@@ -157,10 +157,9 @@ def _provenance(scorer: Any) -> dict[str, Any]:
 
 
 def _write_provenance(output: Path, record: dict[str, Any]) -> None:
-    import json
+    from pixgrade.provenance import write_sidecar
 
-    sidecar = output.with_name(output.name + PROVENANCE_SUFFIX)
-    sidecar.write_text(json.dumps({"output": output.name, **record}, indent=2) + "\n", encoding="utf-8")
+    write_sidecar(output, record)
 
 
 def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> int:
