@@ -19,6 +19,7 @@ __all__ = [
     "background_stats",
     "detect_border",
     "product_mask",
+    "pure_white",
 ]
 
 
@@ -26,6 +27,19 @@ def _check_rgb(rgb: np.ndarray) -> None:
     check_rgb(rgb)
     if rgb.shape[0] < 4 or rgb.shape[1] < 4:
         raise ValueError(f"image too small to analyse: {rgb.shape[1]}x{rgb.shape[0]} (need at least 4x4)")
+
+
+def pure_white(pixels: np.ndarray, tolerance: int = 8) -> np.ndarray:
+    """The ``white_background`` fact's white: every channel >= ``255 - tolerance`` (marketplaces ask for RGB 255,
+    255, 255; JPEG turns it into 250-255). Stricter than the ``background`` factor's
+    :func:`pixgrade.measures.prepared.near_white`: every pure-white pixel is near-white there (for a tolerance
+    up to 20), not the other way round (an off-white RGB 240 backdrop); see docs/factors.md, "Two backdrops".
+
+    Shape:
+        - pixels: ``(N, 3)`` uint8.
+        - output: ``(N,)`` bool.
+    """
+    return pixels.min(axis=1) >= 255 - tolerance
 
 
 def _edge_band(rgb: np.ndarray, fraction: float) -> np.ndarray:
@@ -129,7 +143,7 @@ def background_stats(rgb: np.ndarray, white_tolerance: int = 8, mask: np.ndarray
     _check_rgb(rgb)
     height, width = rgb.shape[:2]
     edge = _edge_band(rgb, 0.03)
-    white = edge.min(axis=1) >= 255 - white_tolerance
+    white = pure_white(edge, white_tolerance)
     colour = np.median(edge, axis=0).round().astype(int)
     bg = background_mask(rgb) if mask is None else mask
     # The product's silhouette: large regions only, so added captions, badges and specks do not stretch it.

@@ -17,7 +17,7 @@ import numpy as np
 from pixgrade.io import LoadedImage
 from pixgrade.io.arrays import check_alpha, check_rgb, fit_longest_side
 
-__all__ = ["WORK_SIDE", "Foreground", "PreparedImage", "prepare"]
+__all__ = ["WORK_SIDE", "Foreground", "PreparedImage", "near_white", "prepare"]
 
 #: Longest side (pixels) of the working copy used by the size-sensitive measures.
 WORK_SIDE = 512
@@ -167,6 +167,22 @@ def _shrink_integer(arr: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(arr[: hk * k, : wk * k], (wk, hk), interpolation=cv2.INTER_AREA)
 
 
+def near_white(channels: np.ndarray) -> np.ndarray:
+    """The ``background`` factor's white: smallest channel >= :data:`WHITE_MIN` (235) and channel spread <=
+    :data:`WHITE_MAX_CHROMA` (20), so a soft grey or a colour cast is not white but photographic white is.
+
+    The ``white_background`` fact's :func:`pixgrade.facts.layout.pure_white` is stricter (a subset of this one):
+    see docs/factors.md, "Two backdrops".
+
+    Shape:
+        - channels: ``(3, N)`` (channel-first, any integer dtype).
+        - output: ``(N,)`` bool.
+    """
+    lo = np.minimum.reduce([channels[0], channels[1], channels[2]])
+    hi = np.maximum.reduce([channels[0], channels[1], channels[2]])
+    return (lo >= WHITE_MIN) & (hi - lo <= WHITE_MAX_CHROMA)
+
+
 def border_band(arr: np.ndarray) -> np.ndarray:
     """Pixels of the band along the four edges, ``max(2, 2%)`` of the short side wide, as ``(N, ...)``."""
     h, w = arr.shape[:2]
@@ -190,9 +206,7 @@ def _find_foreground(rgb: np.ndarray, alpha: np.ndarray | None) -> Foreground:
     luma = 0.299 * band[0] + 0.587 * band[1] + 0.114 * band[2]
     border_sigma = 1.4826 * float(np.median(np.abs(luma - np.median(luma))))
     threshold = float(min(FOREGROUND_MAX, FOREGROUND_MIN + 3.0 * border_sigma))
-    lo = np.minimum.reduce([band[0], band[1], band[2]])
-    hi = np.maximum.reduce([band[0], band[1], band[2]])
-    white = (lo >= WHITE_MIN) & (hi - lo <= WHITE_MAX_CHROMA)
+    white = near_white(band)
     if band_alpha is not None:
         white |= band_alpha < 128
     white_share = float(np.count_nonzero(white) / white.size)
