@@ -35,6 +35,7 @@ import os
 import random
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -194,14 +195,20 @@ def add_logo(image: Image.Image, rng: random.Random, font_paths: list[str | None
     return {"kind": "logo", "position": corner}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=150, help="number of base photos")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--detectors", nargs="+", default=available_text_detectors())
-    args = parser.parse_args()
+@dataclass
+class Sample:
+    """One benchmark image: the pixels, the overlay added (None = clean) and where it was drawn."""
 
-    rng = random.Random(args.seed)
+    rgb: np.ndarray
+    info: dict[str, str] | None
+    background: str
+    overlay_mask: np.ndarray | None
+    """Pixels the overlay changed (before JPEG), for the per-box diagnostics; None on clean images."""
+
+
+def make_samples(n: int, seed: int) -> tuple[list[Sample], str]:
+    """The benchmark's images for ``n`` base photos and ``seed``, and a line describing them."""
+    rng = random.Random(seed)
     root = data_dir()
     studio = sorted((root / "products-fashion" / "images").glob("*.jpg"))
     grocery = root / "products-grocery-phone"
@@ -212,15 +219,15 @@ def main() -> None:
     packaging = sorted(grocery / r["image"] for r in rows if r["department"] == "Packages")
     photo = sorted(grocery / r["image"] for r in rows if r["department"] != "Packages")
     photo += sorted((root / "livec-train" / "images").glob("*"))
-    per = max(1, args.n // 3)
+    per = max(1, n // 3)
     bases = (
         [("studio", p) for p in rng.sample(studio, per)]
         + [("packaging", p) for p in rng.sample(packaging, per)]
-        + [("photo", p) for p in rng.sample(photo, args.n - 2 * per)]
+        + [("photo", p) for p in rng.sample(photo, n - 2 * per)]
     )
     font_paths = fonts()
     adders = [add_caption, add_caption, add_banner, add_watermark, add_tiled_watermark, add_logo]
-    samples: list[tuple[np.ndarray, dict[str, str] | None, str]] = []
+    samples: list[Sample] = []
     for background, path in bases:
         base = Image.open(path).convert("RGB")
         longest = rng.choice([224, 320, 480, 640])
@@ -229,13 +236,26 @@ def main() -> None:
         base = base.resize(new_size, Image.Resampling.LANCZOS)
         edited = base.copy()
         info = rng.choice(adders)(edited, rng, font_paths)
+        changed = np.abs(np.asarray(edited, np.int16) - np.asarray(base, np.int16)).max(axis=2) > 8
         quality = rng.choice([80, 90, 95])  # both saved as JPEG, as uploads are
-        samples.append((jpeg_round_trip(base, quality), None, background))
-        samples.append((jpeg_round_trip(edited, quality), info, background))
-    print(
-        f"{len(bases)} bases ({per} studio, {per} packaging, {args.n - 2 * per} photo), {len(samples)} images "
-        f"(half clean, half with an overlay); {len(font_paths)} fonts; seed {args.seed}"
+        samples.append(Sample(jpeg_round_trip(base, quality), None, background, None))
+        samples.append(Sample(jpeg_round_trip(edited, quality), info, background, changed))
+    description = (
+        f"{len(bases)} bases ({per} studio, {per} packaging, {n - 2 * per} photo), {len(samples)} images "
+        f"(half clean, half with an overlay); {len(font_paths)} fonts; seed {seed}"
     )
+    return samples, description
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=150, help="number of base photos")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--detectors", nargs="+", default=available_text_detectors())
+    args = parser.parse_args()
+
+    samples, description = make_samples(args.n, args.seed)
+    print(description)
 
     shares = sorted({0.5, 0.7, 0.8, 0.9, 1.0, OVERLAY_MAX_PRODUCT_SHARE})
     for detector in args.detectors:
@@ -243,16 +263,21 @@ def main() -> None:
         found: dict[float, list[bool]] = {share: [] for share in shares}
         any_text: list[bool] = []
         by_position: list[bool] = []
-        for rgb, _, _ in samples:
+        for sample in samples:
+            rgb = sample.rgb
             detection = detect_text(rgb, detector=detector)
-            product = product_mask(background_mask(rgb))
+            background = background_mask(rgb)
+            product = product_mask(background)
             any_text.append(detection.count > 0)
             for share in shares:
-                found[share].append(len(overlay_regions(detection, product, max_product_share=share, rgb=rgb)) > 0)
+                found[share].append(
+                    len(overlay_regions(detection, product, max_product_share=share, rgb=rgb, background=background))
+                    > 0
+                )
             by_position.append(len(overlay_regions(detection, product)) > 0)  # the box's position alone
         elapsed = time.perf_counter() - start
         print(f"\ndetector={detector}: {1000 * elapsed / len(samples):.0f} ms/image (detection + masks)")
-        truth = [info is not None for _, info, _ in samples]
+        truth = [s.info is not None for s in samples]
         n_clean = truth.count(False)
         any_fp = sum(a for a, t in zip(any_text, truth, strict=True) if not t)
         print(f"  any text found (product prints included) on {any_fp}/{n_clean} clean photos")
@@ -274,7 +299,8 @@ def main() -> None:
         )
         per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         false_alarms: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for (_, info, background), hit in zip(samples, found[OVERLAY_MAX_PRODUCT_SHARE], strict=True):
+        for sample, hit in zip(samples, found[OVERLAY_MAX_PRODUCT_SHARE], strict=True):
+            info, background = sample.info, sample.background
             if info is None:
                 false_alarms[background][0] += hit
                 false_alarms[background][1] += 1

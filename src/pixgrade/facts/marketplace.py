@@ -18,7 +18,7 @@ from pixgrade.facts.text import TextDetectorName, detect_text, overlay_regions
 
 __all__ = ["FACTS_MAX_SIDE", "FACTS_VERSION", "ImageFacts", "measure_facts"]
 
-FACTS_VERSION = 3
+FACTS_VERSION = 4
 """Bumped whenever a measurement changes, so stored facts from an older version are recomputed."""
 
 FACTS_MAX_SIDE = 1024
@@ -84,7 +84,7 @@ def measure_facts(
     stats = background_stats(rgb, mask=mask)
     border = detect_border(rgb)
     text = detect_text(rgb, detector=text_detector)
-    overlay = overlay_regions(text, product_mask(mask), rgb=rgb)
+    overlay = overlay_regions(text, product_mask(mask), rgb=rgb, background=mask)
     height, width = rgb.shape[:2]
     area = 0.0
     if overlay:

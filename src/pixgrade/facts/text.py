@@ -33,9 +33,12 @@ __all__ = [
     "TextBox",
     "TextDetection",
     "available_text_detectors",
+    "backing_patch",
     "db_model_path",
     "detect_text",
+    "flat_glyphs",
     "overlay_regions",
+    "plain_backdrop",
     "rendered_text_score",
     "repeated_lines",
 ]
@@ -289,26 +292,35 @@ def overlay_regions(
     max_height_fraction: float = 0.25,
     min_aspect: float = 1.5,
     rgb: np.ndarray | None = None,
+    background: np.ndarray | None = None,
 ) -> list[TextBox]:
     """The detected regions that look *added* rather than printed on the product.
 
-    Text printed on a product (a T-shirt slogan, a label) lies inside the product's silhouette; captions, badges
-    and watermarks added afterwards lie on the backdrop or straddle the product's outline. A region counts as
-    overlay when at most ``max_product_share`` of its box is product (``product`` True, see
-    :func:`pixgrade.facts.layout.product_mask`) and its line thickness (along the text's own orientation, so a
-    diagonal watermark qualifies) is at most ``max_height_fraction`` of the image height (thicker "text" is a whole
-    object, not a line of text), and the line is at least ``min_aspect`` times longer than thick (the DB network
-    also fires on some fine textures, such as leather grain, as round blobs; a single glyph is missed by this).
+    Only lines of text are looked at: line thickness (along the text's own orientation, so a diagonal watermark
+    qualifies) at most ``max_height_fraction`` of the image height (thicker "text" is a whole object) and length at
+    least ``min_aspect`` times the thickness (the DB network also fires on some fine textures, such as leather
+    grain, as round blobs; a single glyph is missed by this).
 
-    With the pixels (``rgb``), text inside the product's silhouette — which, on a photographic background, is most of
-    the image — is looked at too: it counts as overlay when it is one of several text lines of nearly the same size
-    repeated across the image (a tiled watermark: :func:`repeated_lines`), or, on a photographic background (more
-    than 90 % of the image is "product") or at the frame's edge, when its glyphs look *drawn*
-    (:func:`rendered_text_score`: one flat colour, where a print photographed on a package shares the photo's
-    shading and noise).
+    Without the pixels (``rgb``), a line counts as overlay when at most ``max_product_share`` of its box is product
+    (``product`` True, see :func:`pixgrade.facts.layout.product_mask`): the box's position alone. With them, a line
+    counts as overlay when any of these holds:
+
+    - *on the backdrop*: the picture is a studio shot (:func:`plain_backdrop`), at most ``max_product_share`` of the
+      box is product and at least 3 % of it is small islands off the product and off the backdrop (the glyphs; a
+      box that merely straddles the product's outline over a texture has none). On a photo the "backdrop" found
+      by :func:`pixgrade.facts.layout.background_mask` is just the region of the edge's colour, so position says
+      nothing there;
+    - *tiled watermark*: one of several lines of nearly one size spread over the whole frame (:func:`repeated_lines`
+      across both width and height; shelves of one product repeat along one axis);
+    - *banner or badge*: the line is written on a flat axis-aligned rectangle at the frame's edge
+      (:func:`backing_patch`);
+    - *drawn glyphs*, on a photo or at the frame's edge: at least 3 glyphs of one flat colour (:func:`flat_glyphs`)
+      or a clean glyph/surround split with flat glyphs (:func:`rendered_text_score`). On a studio shot, text well
+      inside the product is taken for a print (a flat-coloured print on a garment looks drawn too).
 
     Shape:
-        - product: ``(H, W)`` bool, the same size as the analysed image.
+        - product, background: ``(H, W)`` bool, the same size as the analysed image (``background`` from
+          :func:`pixgrade.facts.layout.background_mask`; computed from ``rgb`` when not given).
         - rgb: ``(H, W, 3)`` uint8, the analysed image.
     """
     if max_product_share is None:
@@ -318,28 +330,53 @@ def overlay_regions(
         raise ValueError(f"product mask shape {product.shape} does not match the image ({height}, {width})")
     if rgb is not None and rgb.shape[:2] != (height, width):
         raise ValueError(f"image shape {rgb.shape[:2]} does not match the detection ({height}, {width})")
+    if background is not None and background.shape != (height, width):
+        raise ValueError(f"background mask shape {background.shape} does not match the image ({height}, {width})")
     lines = [b for b in detection.boxes if b.thickness <= max_height_fraction * height and b.aspect >= min_aspect]
-    repeated = repeated_lines(lines, (width, height)) if rgb is not None else set()
-    # On a plain backdrop, text well inside the silhouette is taken for a print (a flat-coloured print on a garment
-    # looks drawn too); the drawn-glyph test is for photographic backgrounds and for lines at the frame's edge.
-    photographic = bool(product.mean() > 0.9)
+    if rgb is None:
+        return [b for b in lines if _product_share(product, b) <= max_product_share]
+    if background is None:
+        from pixgrade.facts.layout import background_mask
+
+        background = background_mask(rgb)
+    islands = ~background & ~product
+    plain = plain_backdrop(rgb)
+    repeated = repeated_lines(lines, (width, height), both_axes=True)
     margin = 0.04 * min(width, height)
     selected = []
     for i, box in enumerate(lines):
-        region = product[box.y : box.y + box.height, box.x : box.x + box.width]
-        on_backdrop = bool(region.size) and region.mean() <= max_product_share
+        window = (slice(box.y, box.y + box.height), slice(box.x, box.x + box.width))
+        on_backdrop = (
+            plain
+            and _product_share(product, box) <= max_product_share
+            and bool(islands[window].size)
+            and islands[window].mean() >= MIN_GLYPH_ISLAND_SHARE
+        )
         at_edge = (
             box.x <= margin
             or box.y <= margin
             or box.x + box.width >= width - margin
             or box.y + box.height >= height - margin
         )
-        looks_added = rgb is not None and (
-            i in repeated or ((photographic or at_edge) and rendered_text_score(rgb, box) >= RENDERED_TEXT_THRESHOLD)
+        drawn = (not plain or at_edge) and (
+            flat_glyphs(rgb, box) >= MIN_FLAT_GLYPHS or rendered_text_score(rgb, box) >= RENDERED_TEXT_THRESHOLD
         )
-        if on_backdrop or looks_added:
+        if on_backdrop or i in repeated or drawn or backing_patch(rgb, box) is not None:
             selected.append(box)
     return selected
+
+
+def _product_share(product: np.ndarray, box: TextBox) -> float:
+    region = product[box.y : box.y + box.height, box.x : box.x + box.width]
+    return float(region.mean()) if region.size else 1.0
+
+
+MIN_GLYPH_ISLAND_SHARE = 0.03
+"""Default of :func:`overlay_regions`: share of a box on a studio backdrop that must be glyph islands (neither
+product nor backdrop) for the line to count as written on the backdrop."""
+
+MIN_FLAT_GLYPHS = 3
+"""Default of :func:`overlay_regions`: glyphs of one flat colour (:func:`flat_glyphs`) that make a line look drawn."""
 
 
 RENDERED_TEXT_THRESHOLD = 0.5
@@ -385,9 +422,17 @@ def rendered_text_score(rgb: np.ndarray, box: TextBox) -> float:
     return float(np.clip((0.05 - spread) / 0.03, 0.0, 1.0))
 
 
-def repeated_lines(boxes: list[TextBox], image_size: tuple[int, int], min_repeats: int = 3) -> set[int]:
+def repeated_lines(
+    boxes: list[TextBox],
+    image_size: tuple[int, int],
+    min_repeats: int = 3,
+    min_spread: float = 0.5,
+    both_axes: bool = False,
+) -> set[int]:
     """Indices of the text lines that belong to a tiled watermark: at least ``min_repeats`` lines of nearly the same
-    thickness and length (within 20 %), spread over at least half the image's width or height.
+    thickness and length (within 20 %), spread over at least ``min_spread`` of the image's width or height (of both
+    with ``both_axes``: a shelf of one product repeats its label along one row or column; a tiled watermark covers
+    the frame).
 
     Printed labels repeat text too, but rarely at one size over the whole frame; a tiled watermark does nothing
     else."""
@@ -405,6 +450,128 @@ def repeated_lines(boxes: list[TextBox], image_size: tuple[int, int], min_repeat
             continue
         xs = [boxes[j].x + boxes[j].width / 2 for j in alike]
         ys = [boxes[j].y + boxes[j].height / 2 for j in alike]
-        if max(xs) - min(xs) >= 0.5 * width or max(ys) - min(ys) >= 0.5 * height:
+        wide, tall = max(xs) - min(xs) >= min_spread * width, max(ys) - min(ys) >= min_spread * height
+        if (wide and tall) if both_axes else (wide or tall):
             found.update(alike)
     return found
+
+
+def plain_backdrop(rgb: np.ndarray, tolerance: int = 12, min_flat_share: float = 0.5) -> bool:
+    """Whether the picture is a studio shot on a plain backdrop: at least ``min_flat_share`` of the outer 2 % band
+    is within ``tolerance`` of that band's median colour (studio shots measured 0.53–1.0 on the benchmark, phone and
+    scene photos 0.0–0.47). Only on such a backdrop does a text line's position off the product say it was added.
+
+    Shape:
+        - rgb: ``(H, W, 3)`` uint8.
+    """
+    height, width = rgb.shape[:2]
+    depth = max(2, round(0.02 * min(height, width)))
+    band = np.concatenate(
+        [
+            rgb[:depth].reshape(-1, 3),
+            rgb[-depth:].reshape(-1, 3),
+            rgb[:, :depth].reshape(-1, 3),
+            rgb[:, -depth:].reshape(-1, 3),
+        ]
+    ).astype(np.int16)
+    median = np.median(band, axis=0)
+    return bool((np.abs(band - median).max(axis=1) <= tolerance).mean() >= min_flat_share)
+
+
+def backing_patch(
+    rgb: np.ndarray,
+    box: TextBox,
+    *,
+    tolerance: int = 24,
+    min_rectangularity: float = 0.92,
+    max_patch_side: float = 0.3,
+    edge_margin: float = 0.08,
+) -> tuple[int, int, int, int] | None:
+    """The flat-coloured rectangle a text line is written on, when it is a banner or badge added by an editor.
+
+    The patch is the connected region of the box's most common colour (within ``tolerance`` per channel) that covers
+    the box's centre, holes (the glyphs) filled. It counts when it is an axis-aligned rectangle (at least
+    ``min_rectangularity`` of its bounding box; a label photographed at even a slight angle or in perspective fills
+    much less), at most ``max_patch_side`` of the image along one side (a strip or a badge, not the backdrop),
+    within ``edge_margin`` of the frame (banners run along an edge, badges sit in corners), and the text inside
+    contrasts with it. Returns the patch as ``(x, y, width, height)`` or None.
+
+    Shape:
+        - rgb: ``(H, W, 3)`` uint8.
+    """
+    height, width = rgb.shape[:2]
+    crop = rgb[box.y : box.y + box.height, box.x : box.x + box.width]
+    if crop.shape[0] < 4 or crop.shape[1] < 4:
+        return None
+    # Most common colour of the box, on 16-level bins, refined to the median of that bin.
+    pixels = crop.reshape(-1, 3)
+    bins = (pixels // 16).astype(np.int32)
+    codes = bins[:, 0] * 256 + bins[:, 1] * 16 + bins[:, 2]
+    top = np.bincount(codes).argmax()
+    colour = np.median(pixels[codes == top], axis=0).astype(np.int16)
+    # Search a window a few line heights above and below the box, across the whole width.
+    reach = 3 * box.height
+    wy0, wy1 = max(0, box.y - reach), min(height, box.y + box.height + reach)
+    window = rgb[wy0:wy1].astype(np.int16)
+    close = (np.abs(window - colour).max(axis=2) <= tolerance).astype(np.uint8)
+    _n, labels = cv2.connectedComponents(close, connectivity=4)
+    inside = labels[box.y - wy0 : box.y - wy0 + box.height, box.x : box.x + box.width]
+    inside = inside[inside > 0]
+    if inside.size < 0.3 * box.width * box.height:
+        return None
+    label = np.bincount(inside).argmax()
+    component = (labels == label).astype(np.uint8)
+    contours, _ = cv2.findContours(component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(component)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    x, y, w, h = cv2.boundingRect(filled)
+    y += wy0
+    # A patch cut by the window's (not the image's) top or bottom is taller than a banner: the backdrop.
+    if (y == wy0 and wy0 > 0) or (y + h == wy1 and wy1 < height):
+        return None
+    if h > max_patch_side * height and w > max_patch_side * width:
+        return None
+    if filled.sum() < min_rectangularity * w * h:
+        return None
+    margin = edge_margin * min(height, width)
+    if not (x <= margin or y <= margin or x + w >= width - margin or y + h >= height - margin):
+        return None
+    # The text: pixels of the filled patch that are not of its colour, inside the box.
+    holes = (filled - component)[box.y - wy0 : box.y - wy0 + box.height, box.x : box.x + box.width]
+    if holes.mean() < 0.03:
+        return None
+    return (x, y, w, h)
+
+
+def flat_glyphs(rgb: np.ndarray, box: TextBox, *, min_tightness: float = 0.7, tolerance: int = 24) -> int:
+    """How many glyph-like shapes of one flat colour a text line holds (0 when its glyphs do not look drawn).
+
+    Candidate glyph colours are the three most common colours of the box (16-level bins). For each, the pixels
+    within ``tolerance`` of it (per channel) are its mask; the colour is a flat glyph colour when the mask covers
+    5–60 % of the box and at least ``min_tightness`` of the mask lies within 8 levels of the colour. Text drawn by
+    an editor has exactly one fill colour, so its glyphs stay this tight after JPEG compression even on a busy
+    photo; text printed on a photographed package carries the photo's noise, blur and shading. The count is the
+    mask's connected components 35–95 % of the box's height tall (characters, not specks or the whole line).
+
+    Shape:
+        - rgb: ``(H, W, 3)`` uint8.
+    """
+    crop = rgb[max(0, box.y) : box.y + box.height, max(0, box.x) : box.x + box.width]
+    if crop.shape[0] < 6 or crop.shape[1] < 6:
+        return 0
+    pixels = crop.reshape(-1, 3).astype(np.int16)
+    bins = (pixels // 16).astype(np.int32)
+    codes = bins[:, 0] * 256 + bins[:, 1] * 16 + bins[:, 2]
+    best = 0
+    for code in np.argsort(np.bincount(codes))[::-1][:3]:
+        colour = np.median(pixels[codes == code], axis=0)
+        distance = np.abs(pixels - colour).max(axis=1)
+        mask = distance <= tolerance
+        if not 0.05 <= mask.mean() <= 0.6 or (distance <= 8).sum() < min_tightness * mask.sum():
+            continue
+        n, _labels, stats, _ = cv2.connectedComponentsWithStats(
+            mask.reshape(crop.shape[:2]).astype(np.uint8), connectivity=8
+        )
+        heights = stats[1:n, cv2.CC_STAT_HEIGHT]
+        best = max(best, int(((heights >= 0.35 * crop.shape[0]) & (heights <= 0.95 * crop.shape[0])).sum()))
+    return best
