@@ -36,16 +36,18 @@ log = logging.getLogger(__name__)
 
 
 def model_reference(model: str | Path) -> Path:
-    """The checkpoint file of ``"default"`` (the shipped model) or a path.
+    """The checkpoint file of a model name, interpreted by :func:`pixgrade.model.reference.resolve_model` (the one
+    reading of ``default`` / a path shared by every command).
 
     Raises:
-        ConfigError: the checkpoint does not exist or is not a safetensors checkpoint.
+        ConfigError: no model (``none``), the checkpoint does not exist, or it is not a safetensors checkpoint
+            (labelling and adaptation read the PyTorch weights, not an ONNX export).
     """
-    from pixgrade.model.loader import DEFAULT_MODEL_PATH
+    from pixgrade.model.reference import resolve_model
 
-    path = DEFAULT_MODEL_PATH if str(model) == "default" else Path(model)
-    if not path.is_file():
-        raise ConfigError(f"{path}: model checkpoint not found")
+    path = resolve_model(model).path
+    if path is None:
+        raise ConfigError("labelling and adaptation need a model: give --model default or a .safetensors checkpoint")
     if path.suffix != ".safetensors":
         raise ConfigError(f"{path}: labelling and adaptation need a .safetensors checkpoint (not {path.suffix})")
     return path
