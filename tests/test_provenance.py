@@ -120,9 +120,9 @@ def test_a_version_1_catalogue_is_migrated_and_keeps_its_runs(tmp_path: Path) ->
         )
     conn.close()
     with Catalog(path) as catalog:
-        assert catalog.schema_version == SCHEMA_VERSION == 2
+        assert catalog.schema_version == SCHEMA_VERSION == 3
         run_id = catalog.start_run("filter", "generic", "none", provenance={"model": "none"})
         rows = catalog.conn.execute("SELECT command, provenance FROM runs ORDER BY id").fetchall()
     assert rows == [("filter", None), ("filter", '{"model": "none"}')] and run_id == 2
     with Catalog(path) as catalog:  # opening again changes nothing
-        assert catalog.schema_version == 2
+        assert catalog.schema_version == 3

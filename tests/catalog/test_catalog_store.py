@@ -159,3 +159,42 @@ def test_worker_processes_give_the_same_decisions_as_one_process(photos: Path, t
 
     assert summary(two) == summary(one)
     assert two.n_failed == one.n_failed == 1
+
+
+def test_presentation_is_stored_and_exported(photos: Path, tmp_path: Path) -> None:
+    db = tmp_path / "cat.sqlite"
+    with Catalog(db) as cat:
+        first = run_filter([photos], settings(), cat)
+        second = run_filter([photos], settings(), cat)  # reused records are judged and stored alike
+        rows = {Path(r["path"]).name: r for r in cat.rows()}
+    judged = {Path(r.path).name: r.result for r in second.records if r.result.error is None}
+    assert judged and all(result.presentation is not None for result in judged.values())
+    for name, result in judged.items():
+        assert rows[name]["presentation"] == pytest.approx(result.presentation)
+        assert rows[name]["main_score"] == pytest.approx(result.main_score)
+        assert rows[name]["presentation_reasons"] == "; ".join(result.presentation_reasons)
+    assert [r.result.presentation for r in first.records] == [r.result.presentation for r in second.records]
+    assert rows["notes.txt"]["presentation"] is None
+    assert export_catalog(db, tmp_path / "export.csv") == 4
+    table = pd.read_csv(tmp_path / "export.csv")
+    assert {"presentation", "main_score", "presentation_reasons"} <= set(table.columns)
+
+
+def test_a_version_2_catalogue_gains_the_presentation_columns(tmp_path: Path) -> None:
+    db = tmp_path / "v2.sqlite"
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (2);"
+        "CREATE TABLE scores (image_id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, model_key TEXT NOT NULL,"
+        " score REAL, grade INTEGER, reasons TEXT, severities TEXT, facts TEXT, embedding BLOB,"
+        " scored_at TEXT NOT NULL);"
+        "INSERT INTO scores (image_id, sha256, model_key, score, scored_at) VALUES (1, 'ab', 'k', 3.5, 'then');"
+    )
+    conn.commit()
+    conn.close()
+    with Catalog(db) as cat:
+        assert cat.schema_version == SCHEMA_VERSION == 3
+        columns = {r[1] for r in cat.conn.execute("PRAGMA table_info(scores)")}
+        old = cat.conn.execute("SELECT score, presentation, main_score FROM scores").fetchone()
+    assert {"presentation", "main_score", "presentation_reasons"} <= columns
+    assert old == (3.5, None, None)

@@ -299,6 +299,9 @@ def _filter_run(
     n_reused = sum(r.reused for r in records.values())
     say(f"{len(files)} files: {n_reused} unchanged (stored scores reused), {len(todo)} to score")
 
+    # Presentation and main score from the (fresh or stored) factors and embedding, attached before each record is
+    # stored: the same for every record however it was obtained (engine, or reused), and kept in the catalogue.
+    weights_sha = weights_sha256_of(settings.model) if isinstance(settings.model, str | Path) else None
     if todo:
         names = [str(locations.get(p, p)) for p in todo]
         work: Iterable[ImageResult]
@@ -317,12 +320,15 @@ def _filter_run(
             phash = result.phash if result.error is None else None
             record = ImageRecord(str(path), result, facts, phash, n_bytes, False)
             record.location = str(locations[path]) if path in locations else None
+            attach_presentation(result, weights_sha)
             catalog.save_analysis(
                 result, model_key=model_key, facts=facts, phash=phash, size_bytes=n_bytes, run_id=run_id
             )
             records[key] = record
         say(f"scored {len(todo)} files")
     for key, record in records.items():
+        if record.reused:
+            attach_presentation(record.result, weights_sha)
         if record.reused or (record.result.error is not None and catalog.image_id(key) is None):
             catalog.save_analysis(
                 record.result,
@@ -335,11 +341,6 @@ def _filter_run(
 
     ordered = [records[key] for key in walk_keys]
     ordered += [records[str(p.resolve())] for p in files]
-    # Presentation and main score from the (fresh or stored) factors and embedding: the same for every record
-    # however it was obtained (the catalogue does not store them).
-    weights_sha = weights_sha256_of(settings.model) if isinstance(settings.model, str | Path) else None
-    for record in ordered:
-        attach_presentation(record.result, weights_sha)
     roots = [Path(p) for p in inputs]
     root = roots[0] if len(roots) == 1 and roots[0].is_dir() else None
     products = grouper_from_spec(settings.group_by, root)([Path(r.path) for r in ordered])

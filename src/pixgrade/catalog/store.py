@@ -32,9 +32,10 @@ from pixgrade.policy.rules import Verdict
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "StoredAnalysis"]
 
-SCHEMA_VERSION = 2
-"""1: the first schema; 2: ``runs.provenance`` (JSON of :func:`pixgrade.provenance.provenance`), added by
-``ALTER TABLE`` when a version-1 file is opened (its old runs keep ``NULL``)."""
+SCHEMA_VERSION = 3
+"""1: the first schema; 2: ``runs.provenance`` (JSON of :func:`pixgrade.provenance.provenance`); 3:
+``scores.presentation``, ``scores.main_score`` and ``scores.presentation_reasons``. Each is added by ``ALTER TABLE``
+when an older file is opened (old rows keep ``NULL`` until their image is judged again)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -74,7 +75,10 @@ CREATE TABLE IF NOT EXISTS scores (
     severities TEXT,
     facts TEXT,
     embedding BLOB,
-    scored_at TEXT NOT NULL
+    scored_at TEXT NOT NULL,
+    presentation REAL,
+    main_score REAL,
+    presentation_reasons TEXT
 );
 CREATE INDEX IF NOT EXISTS scores_lookup ON scores(sha256, model_key);
 CREATE TABLE IF NOT EXISTS factors (
@@ -170,6 +174,10 @@ class Catalog:
         columns = {r[1] for r in self.conn.execute("PRAGMA table_info(runs)")}
         if version < 2 and "provenance" not in columns:
             self.conn.execute("ALTER TABLE runs ADD COLUMN provenance TEXT")
+        score_columns = {r[1] for r in self.conn.execute("PRAGMA table_info(scores)")}
+        for name, kind in (("presentation", "REAL"), ("main_score", "REAL"), ("presentation_reasons", "TEXT")):
+            if version < 3 and name not in score_columns:
+                self.conn.execute(f"ALTER TABLE scores ADD COLUMN {name} {kind}")
         self.conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
@@ -230,7 +238,7 @@ class Catalog:
         None when it must be (re)computed."""
         row = self.conn.execute(
             """SELECT i.id, i.path, i.width, i.height, i.format, i.phash, s.score, s.grade, s.reasons, s.severities,
-                      s.facts, s.embedding
+                      s.facts, s.embedding, s.presentation, s.main_score, s.presentation_reasons
                FROM scores s JOIN images i ON i.id = s.image_id
                WHERE s.sha256 = ? AND s.model_key = ? AND i.error IS NULL
                ORDER BY (i.path = ?) DESC LIMIT 1""",
@@ -238,7 +246,8 @@ class Catalog:
         ).fetchone()
         if row is None:
             return None
-        image_id, _, width, height, fmt, phash, score, grade, reasons, severities, facts, embedding = row
+        image_id, _, width, height, fmt, phash, score, grade, reasons, severities, facts, embedding = row[:12]
+        presentation, main_score, presentation_reasons = row[12:]
         factors = {
             name: Factor(name=name, value=value, score=fscore, flag=bool(flag), reason=reason)
             for name, value, fscore, flag, reason in self.conn.execute(
@@ -257,6 +266,9 @@ class Catalog:
             format=fmt,
             sha256=sha256,
             embedding=np.frombuffer(embedding, dtype=np.float32).copy() if embedding else None,
+            presentation=presentation,
+            main_score=main_score,
+            presentation_reasons=json.loads(presentation_reasons) if presentation_reasons else [],
         )
         return StoredAnalysis(result, ImageFacts.from_dict(json.loads(facts)) if facts else None, phash)
 
@@ -290,12 +302,13 @@ class Catalog:
                 embedding = np.asarray(result.embedding, dtype=np.float32).tobytes()
             self.conn.execute(
                 """INSERT INTO scores (image_id, sha256, model_key, score, grade, reasons, severities, facts,
-                                      embedding, scored_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      embedding, scored_at, presentation, main_score, presentation_reasons)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(image_id) DO UPDATE SET sha256 = excluded.sha256, model_key = excluded.model_key,
                      score = excluded.score, grade = excluded.grade, reasons = excluded.reasons,
                      severities = excluded.severities, facts = excluded.facts, embedding = excluded.embedding,
-                     scored_at = excluded.scored_at""",
+                     scored_at = excluded.scored_at, presentation = excluded.presentation,
+                     main_score = excluded.main_score, presentation_reasons = excluded.presentation_reasons""",
                 (
                     image_id,
                     result.sha256,
@@ -307,6 +320,9 @@ class Catalog:
                     json.dumps(facts.to_dict()) if facts is not None else None,
                     embedding,
                     now,
+                    _finite(result.presentation),
+                    _finite(result.main_score),
+                    json.dumps(result.presentation_reasons) if result.presentation_reasons else None,
                 ),
             )
         return image_id
@@ -460,7 +476,10 @@ class Catalog:
             "phash",
             "score",
             "grade",
+            "presentation",
+            "main_score",
             "reasons",
+            "presentation_reasons",
             "severities",
             "facts",
             "model_key",
@@ -475,7 +494,8 @@ class Catalog:
         ]
         query = """
             SELECT i.path, i.sha256, i.size_bytes, i.width, i.height, i.format, i.error, i.phash, s.score, s.grade,
-                   s.reasons, s.severities, s.facts, s.model_key, d.product, d.decision, d.is_main, d.rank,
+                   s.presentation, s.main_score, s.reasons, s.presentation_reasons, s.severities, s.facts, s.model_key,
+                   d.product, d.decision, d.is_main, d.rank,
                    d.duplicate_of, d.reasons, d.warnings, d.run_id, i.id
             FROM images i LEFT JOIN scores s ON s.image_id = i.id LEFT JOIN decisions d ON d.image_id = i.id
             ORDER BY i.path"""
@@ -489,7 +509,7 @@ class Catalog:
         for raw in self.conn.execute(query):
             row = dict(zip(columns, raw[:-1], strict=True))
             image_id = raw[-1]
-            for key in ("reasons", "decision_reasons", "warnings"):
+            for key in ("reasons", "presentation_reasons", "decision_reasons", "warnings"):
                 row[key] = "; ".join(json.loads(row[key])) if row[key] else None
             for name, value in (json.loads(row.pop("severities")) if row["severities"] else {}).items():
                 row[f"severity_{name}"] = value
