@@ -4,7 +4,7 @@ Uses the first ``--n`` (default 1000) products-fashion photos (224x224 JPEG; sym
 ``--model none`` (measures only) and for the model (the trained default when installed, else an ImageNet-backbone
 model with random heads; ONNX Runtime backend), runs:
 
-- local: ``score_local(..., workers=2)`` writing one Parquet file with the pipeline's writer;
+- local: ``LocalEngine(..., workers=2).score`` writing one Parquet file with the pipeline's writer;
 - ray: ``write_parquet_with_ray`` on a local Ray instance (``num_cpus=2``, ``--actors`` actors) writing partitioned
   Parquet. Ray's start-up (``ray.init``) is timed separately; the job time includes the actors' start and model
   load.
@@ -118,16 +118,16 @@ def measure(fn: Any) -> Run:
 
 
 def run_local(paths: list[str], scorer_kwargs: dict[str, Any], out: Path) -> None:
-    from pixgrade.engines.local import score_local
+    from pixgrade.engines.local import LocalEngine
     from pixgrade.pipeline import open_writer
 
     with open_writer(out) as writer:
-        for result in score_local(paths, scorer_kwargs, workers=2, batch_size=16):
+        for result in LocalEngine(scorer_kwargs, workers=2, batch_size=16).score(paths):
             writer.write(result.to_row())
 
 
 def run_ray(paths: list[str], scorer_kwargs: dict[str, Any], out: Path, actors: int) -> None:
-    from pixgrade.engines.ray_engine import write_parquet_with_ray
+    from pixgrade.engines.ray import write_parquet_with_ray
 
     summary = write_parquet_with_ray(paths, out, scorer_kwargs, batch_size=16, num_actors=actors)
     if summary.n_recovered:

@@ -370,8 +370,8 @@ def test_limits_and_faked_headers_give_error_rows(tmp_path: Path) -> None:
 
 
 def test_memory_limits_reach_the_ray_actors() -> None:
+    from pixgrade.cli.engine import scorer_kwargs
     from pixgrade.cli.main import build_parser
-    from pixgrade.cli.ray_support import scorer_kwargs
 
     base = ["score", "x", "--model", "none", "--engine", "ray"]
     kwargs = scorer_kwargs(build_parser().parse_args([*base, "--max-image-memory", "10", "--max-file-mb", "3"]))

@@ -1,5 +1,6 @@
 """Fixtures for the engine tests: one local Ray instance for the whole session (Ray is slow to start on 2 cores),
-a local S3 endpoint (moto in server mode) when moto is installed, generated photos and a tiny model."""
+a local S3 endpoint (moto in server mode) when moto is installed and a bucket of photos on it, generated photos
+and a tiny model."""
 
 from __future__ import annotations
 
@@ -27,6 +28,37 @@ def s3_endpoint() -> Iterator[str | None]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str | None, photo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Bucket ``shop`` on the local S3 endpoint holding nested/*, broken.jpg and a hidden file under ``photos/``;
+    returns {uri: local file}. ``AWS_ENDPOINT_URL`` and test credentials are set for this process (pyarrow reads
+    them from the environment); skipped when moto is not installed. Needs no Ray."""
+    if s3_endpoint is None:
+        pytest.skip("moto is not installed")
+    import pyarrow.fs as pafs
+
+    for key, value in {**S3_ENV, "AWS_ENDPOINT_URL": s3_endpoint}.items():
+        monkeypatch.setenv(key, value)
+    admin = pafs.S3FileSystem(
+        access_key="testing",
+        secret_key="testing",
+        region="us-east-1",
+        endpoint_override=s3_endpoint,
+        allow_bucket_creation=True,
+    )
+    admin.create_dir("shop")
+    uploaded = {}
+    files = [*sorted((photo_dir / "nested").iterdir()), photo_dir / "broken.jpg"]
+    for file in files:
+        key = f"shop/photos/{'nested/' if file.parent.name == 'nested' else ''}{file.name}"
+        with admin.open_output_stream(key) as handle:
+            handle.write(file.read_bytes())
+        uploaded[f"s3://{key}"] = str(file)
+    with admin.open_output_stream("shop/photos/.hidden.jpg") as handle:
+        handle.write((photo_dir / "broken.jpg").read_bytes())
+    return uploaded
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,7 @@ def test_local_ray_service_and_filter_agree(
     from pixgrade.catalog import Catalog, FilterSettings, run_filter
     from pixgrade.catalog.filtering import scorer_options
     from pixgrade.dedupe import DuplicateSettings
-    from pixgrade.engines.ray_engine import score_with_ray
+    from pixgrade.engines.ray import score_with_ray
     from pixgrade.io.sources import list_sources
     from pixgrade.pipeline import Scorer
     from pixgrade.policy import load_policy

@@ -16,15 +16,16 @@ import pyarrow.dataset as pads  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from engines_ray_helpers import N_GOOD  # noqa: E402
 
-from pixgrade.engines.local import score_local  # noqa: E402
-from pixgrade.engines.ray_engine import list_inputs, score_with_ray, write_parquet_with_ray  # noqa: E402
+from pixgrade.engines.local import LocalEngine  # noqa: E402
+from pixgrade.engines.ray import score_with_ray, write_parquet_with_ray  # noqa: E402
 from pixgrade.errors import ConfigError  # noqa: E402
+from pixgrade.io.sources import list_sources  # noqa: E402
 from pixgrade.pipeline import open_writer  # noqa: E402
 
 
 def _local_parquet(paths: list[str], scorer_kwargs: dict[str, Any], out: Path) -> Any:
     with open_writer(out) as writer:
-        for result in score_local(paths, scorer_kwargs, workers=2, batch_size=8):
+        for result in LocalEngine(scorer_kwargs, workers=2, batch_size=8).score(paths):
             writer.write(result.to_row())
     return pq.read_table(out)
 
@@ -33,7 +34,7 @@ def _local_parquet(paths: list[str], scorer_kwargs: dict[str, Any], out: Path) -
 def test_ray_parquet_equals_local_row_by_row(
     ray_instance: Any, photo_dir: Path, tmp_path: Path, model: str, request: pytest.FixtureRequest
 ) -> None:
-    paths = list_inputs([photo_dir])
+    paths = list_sources([photo_dir])
     assert len(paths) == N_GOOD + 3
     scorer_kwargs: dict[str, Any] = {"model": None}
     if model == "checkpoint":
@@ -56,19 +57,21 @@ def test_ray_parquet_equals_local_row_by_row(
 
 
 def test_score_with_ray_streams_image_results_in_order(ray_instance: Any, photo_dir: Path) -> None:
-    paths = list_inputs([photo_dir])[:12]
+    paths = list_sources([photo_dir])[:12]
     results = list(score_with_ray(paths, {"model": None}, batch_size=4, num_actors=2))
-    local = list(score_local(paths, {"model": None}, workers=0))
+    local = list(LocalEngine({"model": None}, workers=0).score(paths))
     assert [r.path for r in results] == paths
     assert [r.to_row() for r in results] == [r.to_row() for r in local]
     assert [sorted(r.factors) for r in results] == [sorted(r.factors) for r in local]
 
 
 def test_uri_inputs_read_through_pyarrow_filesystems(ray_instance: Any, photo_dir: Path) -> None:
-    uris = list_inputs([f"file://{photo_dir / 'nested'}"])
+    uris = list_sources([f"file://{photo_dir / 'nested'}"])
     assert uris and all(u.startswith("file:///") for u in uris)
     results = list(score_with_ray([*uris, f"file://{photo_dir}/missing.jpg"], {"model": None}, num_actors=1))
-    local = {Path(r.path).name: r.to_row() for r in score_local(list_inputs([photo_dir / "nested"]), {"model": None})}
+    local = {
+        Path(r.path).name: r.to_row() for r in LocalEngine({"model": None}).score(list_sources([photo_dir / "nested"]))
+    }
     for result in results[:-1]:
         row = result.to_row()
         assert result.path.startswith("file:///") and result.error is None
@@ -82,9 +85,9 @@ def test_output_folder_is_never_clobbered(photo_dir: Path, tmp_path: Path) -> No
     out.mkdir()
     (out / "keep.csv").write_text("precious")
     with pytest.raises(ConfigError, match="not empty"):
-        write_parquet_with_ray(list_inputs([photo_dir])[:2], out, {"model": None})
+        write_parquet_with_ray(list_sources([photo_dir])[:2], out, {"model": None})
     with pytest.raises(ConfigError, match="other than Parquet"):
-        write_parquet_with_ray(list_inputs([photo_dir])[:2], out, {"model": None}, overwrite=True)
+        write_parquet_with_ray(list_sources([photo_dir])[:2], out, {"model": None}, overwrite=True)
     assert (out / "keep.csv").read_text() == "precious"
 
 
@@ -120,7 +123,7 @@ def test_cli_score_engine_ray_streams_to_csv(ray_instance: Any, photo_dir: Path,
     assert main(args) == 1  # the broken files fail, the run goes on
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["path"] for r in rows] == list_inputs([photo_dir])
+    assert [r["path"] for r in rows] == list_sources([photo_dir])
     assert sum(bool(r["error"]) for r in rows) == 3
 
 
@@ -136,7 +139,7 @@ def test_parquet_folder_names_are_lossless(ray_instance: Any, photo_dir: Path, t
     names = [os.fsdecode(b"caf\xe9 \xff.png"), "two\nlines.png", "back\\slash.png", "plain.png"]
     for name in names:
         shutil.copyfile(source, odd / name)
-    inputs = list_inputs([odd])
+    inputs = list_sources([odd])
     out = tmp_path / "odd.parquet"
     summary = write_parquet_with_ray(inputs, out, {"model": None}, batch_size=2, num_actors=1)
     assert summary.n_failed == 0
@@ -152,12 +155,12 @@ def test_parquet_folder_is_locked(photo_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.parquet"
     out.mkdir()
     with OutputLock(out, what="output folder"), pytest.raises(OutputLockedError, match="being written by"):
-        write_parquet_with_ray(list_inputs([photo_dir])[:2], out, {"model": None})
-    from pixgrade.engines.ray_engine import _check_output_dir
+        write_parquet_with_ray(list_sources([photo_dir])[:2], out, {"model": None})
+    from pixgrade.engines.ray.sink import check_output_dir
 
     (out / ".pixgrade-lock").write_text("{}")  # left by a run that was killed: not held, and not a foreign file
-    _check_output_dir(str(out), overwrite=False)
+    check_output_dir(str(out), overwrite=False)
     (out / "keep.csv").write_text("precious")
     with pytest.raises(ConfigError, match="not empty"):  # the lock is free, then the usual checks apply
-        write_parquet_with_ray(list_inputs([photo_dir])[:2], out, {"model": None})
+        write_parquet_with_ray(list_sources([photo_dir])[:2], out, {"model": None})
     assert (out / "keep.csv").read_text() == "precious"

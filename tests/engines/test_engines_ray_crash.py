@@ -18,15 +18,11 @@ pytest.importorskip("ray.data")
 import pyarrow.dataset as pads  # noqa: E402
 from engines_ray_helpers import CRASH_MAGIC  # noqa: E402
 
-from pixgrade.engines.local import score_local  # noqa: E402
-from pixgrade.engines.ray_engine import (  # noqa: E402
-    RECOVERED_SUFFIX,
-    _Recovery,
-    list_inputs,
-    score_with_ray,
-    write_parquet_with_ray,
-)
+from pixgrade.engines.local import LocalEngine  # noqa: E402
+from pixgrade.engines.ray import RECOVERED_SUFFIX, score_with_ray, write_parquet_with_ray  # noqa: E402
+from pixgrade.engines.ray.recovery import Recovery  # noqa: E402
 from pixgrade.errors import PixgradeError  # noqa: E402
+from pixgrade.io.sources import list_sources  # noqa: E402
 from pixgrade.pipeline.parallel import CRASH_MESSAGE  # noqa: E402
 
 
@@ -35,13 +31,13 @@ def with_crasher(photo_dir: Path, tmp_path: Path) -> tuple[list[str], str]:
     """Eight files: seven generated photos and, third, one that kills the worker decoding it."""
     crasher = tmp_path / "crasher.jpg"
     crasher.write_bytes(CRASH_MAGIC + b" looks like nothing a decoder expects")
-    good = list_inputs([photo_dir / "nested"])[:7]
+    good = list_sources([photo_dir / "nested"])[:7]
     assert len(good) == 7
     return [*good[:2], str(crasher), *good[2:]], str(crasher)
 
 
 def _local_rows(paths: list[str]) -> dict[str, dict[str, Any]]:
-    return {r.path: r.to_row() for r in score_local(paths, {"model": None}, workers=0)}
+    return {r.path: r.to_row() for r in LocalEngine({"model": None}, workers=0).score(paths)}
 
 
 def test_streamed_results_mark_only_the_crashing_file(ray_instance: Any, with_crasher: tuple[list[str], str]) -> None:
@@ -83,7 +79,7 @@ def test_workers_dying_on_every_call_end_the_job(ray_instance: Any, tmp_path: Pa
         (tmp_path / name).write_bytes(CRASH_MAGIC)
         crashers.append(str(tmp_path / name))
     kwargs = {"scorer_kwargs": {"model": None}, "keep_results": True}
-    recovery = _Recovery(ray_instance, kwargs, batch_size=16, max_consecutive_crashes=2)
+    recovery = Recovery(ray_instance, kwargs, batch_size=16, max_consecutive_crashes=2)
     try:
         with pytest.raises(PixgradeError, match="died 3 times in a row"):
             recovery(crashers)

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import pixgrade.engines.ray_engine as ray_engine
+import pixgrade.engines.ray.engine as ray_engine
 from pixgrade.cli.main import main
+from pixgrade.errors import ConfigError
+from pixgrade.io.sources import list_sources
 
 
 @pytest.fixture
@@ -30,10 +32,10 @@ def test_engine_ray_without_ray_is_a_usage_error(
 def test_listing_refuses_missing_paths_and_unknown_schemes(tmp_path: Path) -> None:
     (tmp_path / "b.jpg").write_bytes(b"x")
     (tmp_path / ".hidden.jpg").write_bytes(b"x")
-    assert ray_engine.list_inputs([tmp_path]) == [str(tmp_path / "b.jpg")]
-    with pytest.raises(ray_engine.ConfigError, match="no such file or folder"):
-        ray_engine.list_inputs([tmp_path / "missing"])
-    with pytest.raises(ray_engine.ConfigError, match="cannot list it"):
-        ray_engine.list_inputs(["nosuchscheme://bucket/photos/"])
-    uris = ray_engine.list_inputs([f"file://{tmp_path}"])
+    assert list_sources([tmp_path]) == [str(tmp_path / "b.jpg")]
+    with pytest.raises(ConfigError, match="no such file or folder"):
+        list_sources([tmp_path / "missing"])
+    with pytest.raises(ConfigError, match="cannot list it"):
+        list_sources(["nosuchscheme://bucket/photos/"])
+    uris = list_sources([f"file://{tmp_path}"])
     assert uris == [f"file://{tmp_path / 'b.jpg'}"]

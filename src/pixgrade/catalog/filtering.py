@@ -61,7 +61,8 @@ class FilterSettings:
         max_file_bytes: largest file read (checked before reading); ``None``: no limit.
         model_key: identifies the model in the catalogue's cache (computed from ``model`` when None).
         engine: where the files to (re)score are scored (a :data:`FileEngine`, e.g.
-            :func:`pixgrade.engines.ray_engine.filter_with_ray`); ``None``: worker processes on this machine.
+            :func:`pixgrade.engines.ray.filter_with_ray`, what ``RayEngine.file_engine()`` returns); ``None``: worker
+            processes on this machine.
     """
 
     policy: Policy

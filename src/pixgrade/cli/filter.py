@@ -141,7 +141,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="decide and print what would happen; write nothing (the catalogue is kept in memory)",
     )
     add_model_options(parser, "worker processes (0 = in this process; default: one per CPU); Ray actors with Ray")
-    from pixgrade.cli.ray_support import add_engine_options
+    from pixgrade.cli.engine import add_engine_options
 
     add_engine_options(parser, ". Ray scores the images; the decisions, report and catalogue are made here")
     parser.add_argument("--catalog", metavar="FILE", help="SQLite catalogue (default OUTDIR/catalog.sqlite)")
@@ -284,10 +284,9 @@ def run(args: argparse.Namespace) -> int:
         text_detector=args.text_detector,
     )
     settings.max_image_bytes, settings.max_file_bytes = memory_limits(args)
-    if args.engine == "ray":
-        from pixgrade.cli import ray_support
+    from pixgrade.cli.engine import engine_from_args
 
-        settings.engine = ray_support.filter_engine(args)
+    settings.engine = engine_from_args(args).file_engine()  # None: run_filter's own worker processes
     catalog_path = ":memory:" if args.dry_run else (args.catalog or str(outdir / "catalog.sqlite"))  # type: ignore[operator]
     with ExitStack() as locks:  # one run at a time per output folder and catalogue: a second waits or exits 2
         if not args.dry_run:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pixgrade.cli.options import add_memory_options, add_model_options, memory_limits, positive_int
+from pixgrade.cli.options import add_memory_options, add_model_options, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -71,7 +71,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     add_memory_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    from pixgrade.cli.ray_support import add_engine_options
+    from pixgrade.cli.engine import add_engine_options
 
     add_engine_options(parser, ". With -o OUT.parquet the workers write a folder of Parquet files there")
     return parser
@@ -86,20 +86,16 @@ def _table_line(row: dict[str, Any]) -> str:
     return f"{score:>5}  {grade:>5}  {presentation:>12}  {main:>10}  {row['path']}  {detail}".rstrip()
 
 
-def _load_scorer(args: argparse.Namespace) -> Any:
+def _load_scorer(args: argparse.Namespace, engine: Any = None) -> Any:
+    """The engine's Scorer, loaded here (the local engine scores with it; for Ray it names the model and its
+    backend in the output's provenance), or without an engine ``Scorer(**scorer_kwargs(args))``; loading errors
+    are usage errors."""
+    from pixgrade.cli.engine import scorer_kwargs
     from pixgrade.errors import ConfigError
-    from pixgrade.model.reference import resolve_model
     from pixgrade.pipeline import Scorer
 
-    model = resolve_model(args.model, args.backend)  # ConfigError naming what to pass instead
-    max_image_bytes, max_file_bytes = memory_limits(args)
     try:
-        return Scorer(
-            model=model,
-            max_pixels=args.max_pixels,
-            max_image_bytes=max_image_bytes,
-            max_file_bytes=max_file_bytes,
-        )
+        return engine.scorer if engine is not None else Scorer(**scorer_kwargs(args))
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
     except (ValueError, ImportError) as exc:  # a backend that cannot run this model (e.g. int8 without onnxruntime)
@@ -114,15 +110,17 @@ def run(args: argparse.Namespace) -> int:
     args.jsonl_stdout = args.output == "-"
     output = Path(args.output) if args.output and not args.jsonl_stdout else None
     html = Path(args.html) if args.html else None
-    if args.engine == "ray":
-        from pixgrade.cli import ray_support
+    from pixgrade.cli.engine import engine_from_args, parquet_folder_output, scorer_kwargs, write_parquet_folder
+    from pixgrade.io.sources import list_sources
 
-        ray_support.check_ray_model(args)
-        if ray_support.ray_parquet_output(args):  # the Ray workers write a folder of Parquet files
-            files = ray_support.list_ray_inputs(args.paths)  # local paths and s3://, gs://… URIs
-            if not files:
-                raise ConfigError(f"no files found in {', '.join(args.paths)}")
-            return ray_support.run_ray_to_parquet(args, files)
+    # The one choice of engine; the model is checked here (ConfigError naming what to pass instead), and
+    # --engine ray without Ray is refused before any output exists.
+    engine = engine_from_args(args, scorer_kwargs(args))
+    if parquet_folder_output(args, engine):  # the Ray workers write a folder of Parquet files
+        files = list_sources(args.paths)  # local paths and s3://, gs://… URIs
+        if not files:
+            raise ConfigError(f"no files found in {', '.join(args.paths)}")
+        return write_parquet_folder(args, engine, files)
     if output is not None:
         check_output(output, resume=args.resume, overwrite=args.overwrite)
     elif args.resume or args.overwrite:
@@ -143,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         for target, what in ((output, "results file"), (html, "HTML page")):
             if target is not None:
                 locks.enter_context(OutputLock(target, what=what, wait=args.lock_wait))
-        return _score(args, output, html)
+        return _score(args, engine, output, html)
 
 
 PROVENANCE_SUFFIX = ".provenance.json"
@@ -162,17 +160,14 @@ def _write_provenance(output: Path, record: dict[str, Any]) -> None:
     write_sidecar(output, record)
 
 
-def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> int:
+def _score(args: argparse.Namespace, engine: Any, output: Path | None, html: Path | None) -> int:
     """The work of :func:`run` once its outputs are locked."""
     from tqdm import tqdm
 
     from pixgrade.errors import ConfigError
-    from pixgrade.io import iter_image_files
+    from pixgrade.io.sources import is_uri, list_sources
     from pixgrade.pipeline import ImageResult, open_writer, read_rows
     from pixgrade.pipeline.writers import ResultWriter, normalise_path
-
-    if args.engine == "ray":
-        from pixgrade.cli import ray_support
 
     # our own outputs may sit in a scanned folder (e.g. `pixgrade score . -o results.csv --resume`): skip them
     own = {p.resolve() for p in (output, html) if p is not None}
@@ -181,17 +176,14 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
             output.resolve().with_name(output.name + suffix) for suffix in (".partial.jsonl", ".tmp", PROVENANCE_SUFFIX)
         }
     walk_errors: list[tuple[Path, str]] = []  # unreadable folders and entries: each gets a row with its cause
-    if args.engine == "ray":  # also lists s3://, gs://… URIs
-        listed = ray_support.list_ray_inputs(args.paths, on_error=lambda path, cause: walk_errors.append((path, cause)))
-        files = [f for f in listed if "://" in f or Path(f).resolve() not in own]
-    else:
-        found = iter_image_files(args.paths, on_error=lambda path, cause: walk_errors.append((path, cause)))
-        files = [str(p) for p in found if p.resolve() not in own]  # raises for a missing path
+    # local files and folders, and s3://, gs://… URIs, whatever the engine (raises for a path naming nothing)
+    listed = list_sources(args.paths, on_error=lambda path, cause: walk_errors.append((path, cause)))
+    files = [f for f in listed if is_uri(f) or Path(f).resolve() not in own]
     unreadable = {str(path): cause for path, cause in walk_errors}
     if not files and not unreadable:
         raise ConfigError(f"no files found in {', '.join(args.paths)}")
 
-    scorer = _load_scorer(args)
+    scorer = _load_scorer(args, engine)
     if scorer.predictor is not None:
         print(f"model: {scorer.model_name} on {scorer.predictor.description}", file=sys.stderr)
     record = _provenance(scorer)
@@ -218,10 +210,7 @@ def _score(args: argparse.Namespace, output: Path | None, html: Path | None) -> 
                 header = f"{'score':>5}  {'grade':>5}  {'presentation':>12}  {'main_score':>10}  path  reasons"
                 tqdm.write(header, file=sys.stdout)
             walked = (ImageResult(path=f, error=cause) for f, cause in unreadable_todo.items())
-            if args.engine == "ray":
-                results = ray_support.ray_results(args, todo)
-            else:
-                results = scorer.score_paths(todo, workers=args.workers, batch_size=args.batch_size)
+            results = engine.score(todo)
             for result in itertools.chain(walked, results):
                 row = result.to_row()
                 if writer is not None:

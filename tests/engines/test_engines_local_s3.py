@@ -1,0 +1,55 @@
+"""The local engine on ``s3://`` inputs (listed by :func:`pixgrade.io.sources.list_sources`, read by
+:func:`~pixgrade.io.sources.read_source` in the worker processes), against the local S3 endpoint of conftest
+(moto in server mode; skipped when moto is not installed). No Ray involved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.s3]
+pytest.importorskip("moto")
+
+from pixgrade.cli.main import main  # noqa: E402
+from pixgrade.engines import create_engine  # noqa: E402
+from pixgrade.errors import ConfigError  # noqa: E402
+from pixgrade.io.sources import list_sources  # noqa: E402
+
+
+def _rows_without_path(results: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{k: v for k, v in row.items() if k != "path"} for row in results]
+
+
+def test_listing_an_s3_prefix(bucket: dict[str, str]) -> None:
+    assert list_sources(["s3://shop/photos/"]) == sorted(bucket)  # recursive, sorted, hidden files skipped
+    assert list_sources(["s3://shop/photos/broken.jpg"]) == ["s3://shop/photos/broken.jpg"]
+    with pytest.raises(ConfigError, match="no such file or folder"):
+        list_sources(["s3://shop/nothing-here/"])
+
+
+def test_local_engine_scores_s3_objects_like_the_same_local_files(bucket: dict[str, str]) -> None:
+    uris = list_sources(["s3://shop/photos/"])
+    engine = create_engine("local", {"model": None}, workers=1)  # one worker process reads from S3
+    on_s3 = [r.to_row() for r in engine.score(uris)]
+    local = [r.to_row() for r in create_engine("local", {"model": None}, workers=0).score([bucket[u] for u in uris])]
+    assert [r["path"] for r in on_s3] == uris
+    assert _rows_without_path(on_s3) == _rows_without_path(local)
+    assert [Path(r["path"]).name for r in on_s3 if r["error"]] == ["broken.jpg"]
+
+
+def test_cli_score_lists_and_scores_s3_with_the_local_engine(
+    bucket: dict[str, str], photo_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "results.jsonl"
+    args = ["score", "s3://shop/photos/", str(photo_dir / "nested"), "--model", "none", "--workers", "1"]
+    assert main([*args, "--no-progress", "-o", str(out)]) == 1  # broken.jpg fails, the run goes on
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    nested = list_sources([photo_dir / "nested"])
+    assert [r["path"] for r in rows] == [*sorted(bucket), *nested]  # inputs in the order given, each listed
+    by_path = {r["path"]: r for r in rows}
+    for uri, file in bucket.items():
+        if file in by_path:  # the same bytes on S3 and on disk give the same row
+            assert _rows_without_path([by_path[uri]]) == _rows_without_path([by_path[file]])
+    assert [Path(r["path"]).name for r in rows if r["error"]] == ["broken.jpg"]
