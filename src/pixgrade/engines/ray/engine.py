@@ -233,7 +233,7 @@ def _write_parquet(
         try:
             # Writing is light: 0 logical CPUs, so writes are not starved while the actors hold every CPU.
             writers = 2 if len(todo) > rows_per_file else 1
-            dataset.writedatasink(sink, ray_remote_args={"num_cpus": 0}, concurrency=writers)
+            dataset.write_datasink(sink, ray_remote_args={"num_cpus": 0}, concurrency=writers)
         except Exception as exc:  # Ray wraps worker failures in its own exception types
             raise PixgradeError(f"the Ray job failed: {type(exc).__name__}: {exc}") from exc
         errors = [r["error"] for r in sink.returns if r["error"]]
