@@ -5,6 +5,7 @@ learned score), colour in sRGB, orientation applied and every piece of metadata 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pixgrade.fullref.images import open_srgb, srgb_profile_bytes
 from pixgrade.fullref.metrics import luminance, ssim
 
 __all__ = [
+    "ENCODER_OPTIONS",
     "FORMATS",
     "RenditionRow",
     "Target",
@@ -81,8 +83,8 @@ class Target:
     def __post_init__(self) -> None:
         if not 0.0 < self.min_ssim <= 1.0:
             raise ConfigError(f"the SSIM target must be in (0, 1], got {self.min_ssim}")
-        if self.max_score_drop is not None and self.max_score_drop < 0:
-            raise ConfigError(f"the maximum score drop must be 0 or more, got {self.max_score_drop}")
+        if self.max_score_drop is not None and not (math.isfinite(self.max_score_drop) and self.max_score_drop >= 0):
+            raise ConfigError(f"the maximum score drop must be a number of 0 or more, got {self.max_score_drop}")
         if not 1 <= self.min_quality <= self.max_quality <= 100:
             raise ConfigError(f"bad quality range {self.min_quality}..{self.max_quality} (1 <= min <= max <= 100)")
 
@@ -116,14 +118,23 @@ def rendition_columns() -> list[str]:
     return [f.name for f in dataclasses.fields(RenditionRow)]
 
 
-def encode(image: Image.Image, fmt: str, quality: int, *, icc_profile: bytes | None = None) -> bytes:
-    """Encode an RGB image; nothing but the pixels (and ``icc_profile`` when given) goes into the file."""
+#: the encoder settings besides quality (Pillow save options) of each format: lossless effort only.
+ENCODER_OPTIONS: dict[str, dict[str, Any]] = {"jpeg": {"optimize": True, "progressive": True}, "webp": {"method": 4}}
+
+
+def encode(
+    image: Image.Image,
+    fmt: str,
+    quality: int,
+    *,
+    icc_profile: bytes | None = None,
+    encoder_options: dict[str, Any] | None = None,
+) -> bytes:
+    """Encode an RGB image; nothing but the pixels (and ``icc_profile`` when given) goes into the file.
+    ``encoder_options`` replace the format's :data:`ENCODER_OPTIONS` (the benchmark's effort settings)."""
     pil_format = FORMATS[fmt][0]
     options: dict[str, Any] = {"quality": int(quality)}
-    if fmt == "jpeg":
-        options |= {"optimize": True, "progressive": True}
-    elif fmt == "webp":
-        options |= {"method": 4}
+    options |= ENCODER_OPTIONS.get(fmt, {}) if encoder_options is None else encoder_options
     if icc_profile is not None:
         options["icc_profile"] = icc_profile
     buffer = BytesIO()
@@ -162,6 +173,7 @@ def search_quality(
     scorer: Any = None,
     reference_score: float | None = None,
     icc_profile: bytes | None = None,
+    encoder_options: dict[str, Any] | None = None,
 ) -> tuple[_Trial, bool]:
     """The smallest quality in the target's range whose encoding meets it (binary search; SSIM and score are
     taken as rising with quality), and whether it met it (if even the highest quality misses, that one is
@@ -171,7 +183,7 @@ def search_quality(
 
     def trial(quality: int) -> _Trial:
         if quality not in trials:
-            data = encode(reference, fmt, quality, icc_profile=icc_profile)
+            data = encode(reference, fmt, quality, icc_profile=icc_profile, encoder_options=encoder_options)
             t = _Trial(quality, data, ssim(ref_y, _decoded_y(data)))
             t.meets = t.ssim_y >= target.min_ssim
             if t.meets and target.max_score_drop is not None and scorer is not None:
@@ -392,20 +404,28 @@ def render_data(
     formats: Sequence[str],
     target: Target,
     *,
+    scorer: Any = None,
+    keep_icc: bool = False,
     max_pixels: int = 100_000_000,
 ) -> tuple[tuple[int, int], list[tuple[RenditionRow, bytes | None]]]:
     """The source's size (after EXIF orientation) and the renditions of an image held in memory (the API's
-    ``POST /v1/renditions``): the same decoding, resizing and quality search as :func:`render_image`, nothing
-    written; each row (its ``path`` is the rendition's file name) with the encoded bytes (``None`` when skipped
-    or failed). No learned score (the grade bound is not applied).
+    ``POST /v1/renditions``): the same decoding, resizing, quality search and grade bound as
+    :func:`render_image`, nothing written; each row (its ``path`` is the rendition's file name) with the encoded
+    bytes (``None`` when skipped or failed). With a ``scorer`` (anything with ``settings`` and ``score_batch``),
+    each rendition and its resized original are scored and ``target.max_score_drop`` is applied; without one the
+    grade bound is not applied. ``keep_icc`` embeds an sRGB profile.
 
     Raises:
         ImageLoadError (or a subclass): ``data`` is no image, is damaged or has more than ``max_pixels`` pixels.
     """
     original = open_srgb_bytes(data, name, max_pixels)
+    icc = srgb_profile_bytes() if keep_icc else None
+    if scorer is None:
+        target = dataclasses.replace(target, max_score_drop=None)
     out: list[tuple[RenditionRow, bytes | None]] = []
     for size in sorted(set(sizes), reverse=True):
         reference = _resized(original, size)
+        reference_score: float | None = None
         for fmt in formats:
             row = RenditionRow(rendition_name(name, size, fmt), name, size, fmt, "ok")
             if reference is None:
@@ -415,13 +435,22 @@ def render_data(
                 continue
             row.width, row.height = reference.size
             try:
-                best, met = search_quality(reference, fmt, dataclasses.replace(target, max_score_drop=None))
-            except (OSError, ValueError) as exc:
+                if scorer is not None and reference_score is None:
+                    reference_score, _ = _score(scorer, encode_lossless(reference))
+                best, met = search_quality(
+                    reference, fmt, target, scorer=scorer, reference_score=reference_score, icc_profile=icc
+                )
+                if scorer is not None and best.score is None:
+                    best.score, best.grade = _score(scorer, best.data)
+            except (OSError, ValueError, RuntimeError) as exc:
                 row.status, row.error = "failed", f"{type(exc).__name__}: {exc}"
                 out.append((row, None))
                 continue
             row.status = "ok" if met else "target_not_met"
             row.bytes, row.quality, row.ssim_y = len(best.data), best.quality, best.ssim_y
+            row.score, row.grade, row.reference_score = best.score, best.grade, reference_score
+            if best.score is not None and reference_score is not None:
+                row.score_drop = reference_score - best.score
             out.append((row, best.data))
     return original.size, out
 

@@ -218,6 +218,10 @@ class RenditionOut(BaseModel):
     quality: int | None = Field(None, description="the encoder quality chosen (the smallest meeting min_ssim)")
     bytes: int | None = Field(None, description="length of the encoded file")
     ssim: float | None = Field(None, description="SSIM on luminance against the resized original")
+    score: float | None = Field(None, description="the rendition's learned score, 0-5 (with max_grade_drop)")
+    grade: int | None = Field(None, description="the rendition's grade, 1-5 (with max_grade_drop)")
+    reference_score: float | None = Field(None, description="the resized original's score (with max_grade_drop)")
+    score_drop: float | None = Field(None, description="reference_score - score (with max_grade_drop)")
     data_base64: str | None = Field(None, description="the encoded file, base64 (none when skipped or failed)")
     error: str | None = None
 
@@ -229,4 +233,6 @@ class RenditionsResponse(BaseModel):
     width: int = Field(description="the source's width after EXIF orientation")
     height: int
     min_ssim: float
+    max_grade_drop: float | None = Field(None, description="the grade bound applied (none: SSIM only)")
+    keep_icc: bool = Field(False, description="whether the files embed an sRGB ICC profile")
     renditions: list[RenditionOut]

@@ -291,6 +291,35 @@ class ScoringService:
                 answers.append(_ModelAnswer(next(scored)))
         return answers
 
+    def score_blocking(self, analyses: list[Analysis], timeout: float = 300.0) -> list[ImageResult]:
+        """Score analysed images from a worker thread (never the event loop) through the model worker's batches,
+        so the model never runs beside it (the grade bound of ``POST /v1/renditions``). Images that failed to
+        decode, and every image of a service without a model, are finished without the model (measures only).
+
+        Raises:
+            Overloaded: the model queue is full.
+            RuntimeError: the model failed on an image.
+        """
+        futures: list[Any] = []
+        for analysis in analyses:
+            if analysis.error is None and self.predictor is not None and analysis.model_rgb is not None:
+                try:
+                    futures.append(self.batcher.submit(ModelJob(analysis=analysis)))
+                except QueueFullError as exc:
+                    raise Overloaded(self.retry_after(), str(exc)) from None
+            else:
+                futures.append(None)
+        results: list[ImageResult] = []
+        for analysis, future in zip(analyses, futures, strict=True):
+            if future is None:
+                results.append(self.scorer.score_batch([analysis])[0])
+                continue
+            try:
+                results.append(future.result(timeout).result)
+            except Exception as exc:
+                raise RuntimeError(f"model failed: {type(exc).__name__}: {exc}") from exc
+        return results
+
     def _on_batch(self, stats: BatchStats) -> None:
         self.metrics.batch_size.observe(stats.size)
         self.metrics.batch_seconds.observe(stats.seconds)

@@ -37,6 +37,18 @@ _ONE_UPLOAD_BODY = {
 }
 
 
+class _ServiceScorer:
+    """What :func:`~pixgrade.fullref.renditions.render_data` scores trials with: the server's scorer settings,
+    its model reached through the scoring service's batches (:meth:`ScoringService.score_blocking`)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.settings = ctx.scorer.settings
+        self._service = ctx.service
+
+    def score_batch(self, analyses: list[Any]) -> list[Any]:
+        return self._service.score_blocking(analyses)
+
+
 def add_renditions_route(app: FastAPI, ctx: AppContext) -> None:
     """``POST /v1/renditions``: at most one render per decoding thread at once."""
     config = ctx.config
@@ -56,13 +68,21 @@ def add_renditions_route(app: FastAPI, ctx: AppContext) -> None:
         sizes: str = Query("1600,800,400", description="longest sides (px), comma-separated; never upscaled"),
         formats: str = Query("webp,jpeg", description="webp, jpeg, avif (where the server's Pillow has it)"),
         min_ssim: float = Query(0.98, gt=0.0, le=1.0, description="SSIM (luminance) each rendition keeps"),
+        max_grade_drop: float | None = Query(
+            None,
+            ge=0.0,
+            description="also keep the learned score (0-5) within this of the resized original's, e.g. 0.1 (as "
+            "`--max-grade-drop`); each rendition and its reference are then scored by the server's model",
+        ),
+        keep_icc: bool = Query(False, description="embed an sRGB ICC profile (the pixels are sRGB either way)"),
     ) -> Any:
         """Encode the one uploaded image (field `file`) in each size and format at the smallest quality whose
-        SSIM on luminance against the resized original is at least `min_ssim` (as `pixgrade renditions`, without
-        the grade bound): sRGB, EXIF orientation applied, no metadata. Each rendition comes back in the JSON with
-        its quality, bytes, SSIM and the encoded file as base64. Bounded by the upload limits (one file of at most
-        `--max-upload-mb`), at most 12 renditions per request, and one render per decoding thread at once (503
-        beyond)."""
+        SSIM on luminance against the resized original is at least `min_ssim` and, with `max_grade_drop`, whose
+        learned score falls by at most that much (as `pixgrade renditions`): sRGB, EXIF orientation applied, no
+        metadata (`keep_icc`: an sRGB profile). Each rendition comes back in the JSON with its quality, bytes,
+        SSIM, scores (with the grade bound) and the encoded file as base64. Bounded by the upload limits (one
+        file of at most `--max-upload-mb`), at most 12 renditions per request, and one render per decoding
+        thread at once (503 beyond); the grade bound's scoring goes through the model's batches."""
         from starlette.concurrency import run_in_threadpool
 
         from pixgrade.errors import ImageLoadError
@@ -76,7 +96,7 @@ def add_renditions_route(app: FastAPI, ctx: AppContext) -> None:
             raise HTTPException(501, "renditions need scikit-image: pip install 'pixgrade[fullref]'") from None
         try:
             size_list, format_list = parse_spec(f"{sizes}:{formats}")
-            target = Target(min_ssim=min_ssim)
+            target = Target(min_ssim=min_ssim, max_score_drop=max_grade_drop)
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
         n = len(set(size_list)) * len(format_list)
@@ -99,6 +119,7 @@ def add_renditions_route(app: FastAPI, ctx: AppContext) -> None:
                 try:
                     (width, height), rows = await run_in_threadpool(
                         render_data, upload.data, upload.filename, size_list, format_list, target,
+                        scorer=None if max_grade_drop is None else _ServiceScorer(ctx), keep_icc=keep_icc,
                         max_pixels=max_pixels,
                     )  # fmt: skip
                 except ImageLoadError as exc:
@@ -109,6 +130,8 @@ def add_renditions_route(app: FastAPI, ctx: AppContext) -> None:
             width=width,
             height=height,
             min_ssim=min_ssim,
+            max_grade_drop=max_grade_drop,
+            keep_icc=keep_icc,
             renditions=[
                 RenditionOut(
                     name=row.path,
@@ -120,6 +143,10 @@ def add_renditions_route(app: FastAPI, ctx: AppContext) -> None:
                     quality=row.quality,
                     bytes=row.bytes,
                     ssim=row.ssim_y,
+                    score=row.score,
+                    grade=row.grade,
+                    reference_score=row.reference_score,
+                    score_drop=row.score_drop,
                     data_base64=None if data is None else base64.b64encode(data).decode("ascii"),
                     error=row.error,
                 )
