@@ -380,3 +380,40 @@ def test_filter_limits_reach_every_scorer() -> None:
     settings = FilterSettings(policy=load_policy("generic"), max_image_bytes=10, max_file_bytes=3)
     options = scorer_options(settings, "classical")  # what the local workers and the Ray actors are built with
     assert options["max_image_bytes"] == 10 and options["max_file_bytes"] == 3
+
+
+def test_rerun_removes_renditions_of_images_no_longer_accepted_but_never_users_files(
+    shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["filter", str(shop), "--policy", "amazon-main", "-o", str(out), "--renditions", "200,100:jpeg", *FAST]
+    main(argv)
+    manifest = out / "renditions" / "renditions.csv"
+    with manifest.open() as fh:
+        first = list(csv.DictReader(fh))
+    accepted = {Path(r["source"]).name for r in first}
+    assert "good.jpg" in accepted
+    gone = out / "renditions" / "SKU1" / "good-200.jpg"
+    tampered = out / "renditions" / "SKU1" / "good-100.jpg"
+    assert gone.is_file() and tampered.is_file()
+    tampered.write_bytes(tampered.read_bytes() + b"user edit")  # changed since pixgrade wrote it
+    users = out / "renditions" / "SKU1" / "mine.jpg"
+    users.write_bytes(b"the user's own file")
+    (shop / "SKU1" / "good.jpg").unlink()  # no longer in the catalogue, so no longer accepted
+    capsys.readouterr()
+    main(argv)
+    said = capsys.readouterr()
+    with manifest.open() as fh:
+        second = list(csv.DictReader(fh))
+    assert "good.jpg" not in {Path(r["source"]).name for r in second}  # its rows are gone
+    assert all(r in second for r in first if Path(r["source"]).name != "good.jpg")  # the others stay as they were
+    assert not gone.exists()  # pixgrade's own file of a dropped image: removed
+    assert tampered.read_bytes().endswith(b"user edit")  # changed: left in place, and said so
+    assert users.read_bytes() == b"the user's own file"  # never in the manifest: never touched
+    text = said.out + said.err
+    assert "removed 1 rendition file(s) of images no longer accepted (2 manifest row(s))" in text
+    assert f"{tampered}: not removed" in text and "left 1 file(s)" in text
+    main(argv)  # a third run finds nothing stale
+    with manifest.open() as fh:
+        assert list(csv.DictReader(fh)) == second
+    assert tampered.exists()

@@ -540,9 +540,9 @@ def _write_renditions(
         jobs.append((source, root / _product_folder(decision.product)))
     if args.dry_run:
         print(f"would render {len(jobs)} accepted image(s) x {len(sizes)} size(s) x {len(formats)} format(s) "
-              f"into {root}")  # fmt: skip
+              f"into {root}, and remove the renditions {root / 'renditions.csv'} lists of any other image")  # fmt: skip
         return False
-    if not jobs:
+    if not jobs and not (root / "renditions.csv").is_file():
         return False
     scorer = None
     if (args.model or "").lower() != "none" or args.rendition_max_grade_drop is not None:
@@ -560,8 +560,15 @@ def _write_renditions(
         scorer=scorer,
         keep_icc=args.rendition_keep_icc,
         on_row=lambda row: report_row(row, lambda text, file=None: say(text)),
+        prune=True,
+        on_pruned=lambda pruned: [say(f"{path}: {why}") for path, why in pruned.left],
     )
+    removed, left, dropped = counts.pop("removed", 0), counts.pop("left", 0), counts.pop("rows_dropped", 0)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing new"
+    if dropped:
+        summary += f"; removed {removed} rendition file(s) of images no longer accepted ({dropped} manifest row(s))" + (
+            f", left {left} file(s) not as pixgrade wrote them" if left else ""
+        )
     say(f"renditions of {len(jobs)} accepted image(s): {summary}; manifest {root / 'renditions.csv'}")
     return bool(counts.get("failed") or counts.get("target_not_met"))
 

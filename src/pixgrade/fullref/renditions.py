@@ -23,11 +23,13 @@ from pixgrade.fullref.metrics import luminance, ssim
 __all__ = [
     "ENCODER_OPTIONS",
     "FORMATS",
+    "Pruned",
     "RenditionRow",
     "Target",
     "check_formats",
     "encode",
     "parse_spec",
+    "prune_manifest",
     "render_batch",
     "render_data",
     "render_image",
@@ -356,12 +358,19 @@ def render_batch(
     max_pixels: int = 100_000_000,
     on_row: Callable[[RenditionRow], object] | None = None,
     on_source: Callable[[str | Path], object] | None = None,
+    prune: bool = False,
+    on_pruned: Callable[[Pruned], object] | None = None,
 ) -> dict[str, int]:
     """Render each ``(source, outdir)`` of ``jobs`` with :func:`render_image`, one row per rendition appended to
     the CSV ``manifest`` (locked while writing; renditions it already lists are skipped, so a rerun resumes).
 
+    With ``prune``, first :func:`prune_manifest`: the manifest's renditions of any other ``(source, outdir)``
+    pair (an image no longer accepted, or now in another product folder) are removed, file and row, and
+    ``on_pruned`` gets the :class:`Pruned` account.
+
     Returns:
-        how many renditions got each status in this run.
+        how many renditions got each status in this run; with ``prune`` also ``removed`` (files deleted),
+        ``left`` (stale files kept because they are not as pixgrade wrote them) and ``rows_dropped``.
     """
     from pixgrade.io.locks import OutputLock
     from pixgrade.pipeline import open_writer
@@ -369,7 +378,14 @@ def render_batch(
     counts: dict[str, int] = {}
     manifest = Path(manifest)
     manifest.parent.mkdir(parents=True, exist_ok=True)
+    if prune:
+        jobs = list(jobs)
     with OutputLock(manifest, what="renditions manifest"):
+        if prune:
+            pruned = prune_manifest(manifest, jobs)
+            counts |= {"removed": len(pruned.removed), "left": len(pruned.left), "rows_dropped": pruned.rows}
+            if on_pruned is not None:
+                on_pruned(pruned)
         writer = open_writer(manifest, rendition_columns(), resume=True)
         done = writer.existing_paths
         try:
@@ -395,6 +411,82 @@ def render_batch(
         finally:
             writer.close()
     return counts
+
+
+@dataclass
+class Pruned:
+    """What :func:`prune_manifest` did: files ``removed``, files ``left`` in place (path, why) and manifest
+    ``rows`` dropped."""
+
+    removed: list[str] = dataclasses.field(default_factory=list)
+    left: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    rows: int = 0
+
+
+def _as_written(path: Path, row: dict[str, str], root: Path) -> str | None:
+    """Why the file of a manifest row is not (provably) the one pixgrade wrote there, or ``None`` when it is:
+    a plain file (no link) inside the manifest's folder, named as :func:`rendition_name` names it, of the
+    recorded length, format and size."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return "not a plain file"
+        if not path.resolve().is_relative_to(root.resolve()):
+            return f"outside {root}"
+        if path.name != rendition_name(row["source"], int(row["size"]), row["format"]):
+            return "not a rendition's name"
+        if not row.get("bytes") or path.stat().st_size != int(row["bytes"]):
+            return "its length differs from the manifest's"
+        with Image.open(path) as im:
+            if im.format != FORMATS[row["format"]][0] or [str(v) for v in im.size] != [row["width"], row["height"]]:
+                return "its format or size differs from the manifest's"
+    except (OSError, ValueError, KeyError) as exc:
+        return f"cannot check it: {exc}"
+    return None
+
+
+def prune_manifest(manifest: str | Path, keep: Iterable[tuple[str | Path, str | Path]]) -> Pruned:
+    """Remove from the CSV ``manifest`` the renditions of every ``(source, outdir)`` pair not in ``keep``: each
+    such row goes, and its file is deleted when it is the one pixgrade wrote (:func:`_as_written`); a file that
+    was changed, replaced or is no rendition's is left in place and reported. Nothing outside the manifest's rows
+    is touched. The manifest is rewritten in one step (temporary file, then rename); the caller holds its lock.
+    """
+    import csv
+
+    from pixgrade.io.files import path_from_text
+    from pixgrade.pipeline.writers import normalise_path
+
+    manifest = Path(manifest)
+    result = Pruned()
+    if not manifest.is_file():
+        return result
+    wanted = {(normalise_path(source), normalise_path(outdir)) for source, outdir in keep}
+    with open(manifest, encoding="utf-8", newline="") as fh:
+        lines = [line for line in fh if line.endswith("\n")]  # a half-written last line is not a row
+    reader = csv.DictReader(lines)
+    header = list(reader.fieldnames or [])
+    kept: list[dict[str, str]] = []
+    for row in reader:
+        path = Path(path_from_text(row.get("path") or ""))
+        if (normalise_path(path_from_text(row.get("source") or "")), normalise_path(path.parent)) in wanted:
+            kept.append(row)
+            continue
+        result.rows += 1
+        if row.get("status") not in ("ok", "target_not_met") or not path.exists():
+            continue  # no file was written, or it is gone already
+        why = _as_written(path, row, manifest.parent)
+        if why is None:
+            path.unlink()
+            result.removed.append(str(path))
+        else:
+            result.left.append((str(path), f"not removed: {why} (not pixgrade's file as written)"))
+    if result.rows:
+        tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, header, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(kept)
+        os.replace(tmp, manifest)
+    return result
 
 
 def render_data(
