@@ -97,3 +97,35 @@ def test_unknown_or_unavailable_format(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="cannot encode AVIF"):
         check_formats(["avif"])
     assert check_formats(["JPG"]) == ["jpeg"]
+
+
+def test_prune_manifest_deletes_only_files_as_written_inside_its_folder(tmp_path: Path) -> None:
+    root = tmp_path / "renditions"
+    rng = np.random.default_rng(7)
+    for name in ("keep", "drop", "outside"):
+        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(tmp_path / f"{name}.png")
+    manifest = root / "renditions.csv"
+    counts = renditions.render_batch(
+        [(tmp_path / "keep.png", root / "A"), (tmp_path / "drop.png", root / "A")],
+        manifest,
+        [40],
+        ["jpeg"],
+        Target(min_ssim=0.5),
+    )
+    assert counts == {"ok": 2}
+    user = tmp_path / "elsewhere" / "outside-40.jpg"  # a user's file a hand-edited manifest row points at
+    user.parent.mkdir()
+    user.write_bytes((root / "A" / "drop-40.jpg").read_bytes())
+    with manifest.open() as fh:
+        rows = list(csv.DictReader(fh))
+    (dropped,) = [r for r in rows if Path(r["source"]).name == "drop.png"]
+    forged = dict(dropped, path=str(user), source=str(tmp_path / "outside.png"))  # length, format, size all match
+    with manifest.open("a", newline="") as fh:
+        csv.DictWriter(fh, list(rows[0]), lineterminator="\n").writerow(forged)
+    pruned = renditions.prune_manifest(manifest, [(tmp_path / "keep.png", root / "A")])
+    assert pruned.removed == [str(root / "A" / "drop-40.jpg")] and pruned.rows == 2
+    assert [path for path, _why in pruned.left] == [str(user)] and "outside" in pruned.left[0][1]
+    assert user.exists() and (root / "A" / "keep-40.jpg").exists()
+    assert not (root / "A" / "drop-40.jpg").exists()
+    with manifest.open() as fh:
+        assert [Path(r["source"]).name for r in csv.DictReader(fh)] == ["keep.png"]
