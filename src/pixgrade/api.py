@@ -198,9 +198,13 @@ def _png_bytes(item: Any, index: int) -> bytes:
 def _sources(items: list[Any], recursive: bool) -> Iterator[tuple[str, str | bytes, str | None]]:
     """``(label, path or bytes, format to report)`` per image, folders expanded; TypeError for other types."""
     from pixgrade.io import iter_image_files
+    from pixgrade.io.sources import is_uri, list_sources
 
     for index, item in enumerate(items):
-        if isinstance(item, str | Path):
+        if isinstance(item, str) and is_uri(item):  # s3://bucket/prefix/, gs://…: listed (recursively) by pyarrow
+            for uri in list_sources([item]):
+                yield uri, uri, None
+        elif isinstance(item, str | Path):
             path = Path(item)
             if path.is_dir():
                 for file in iter_image_files(path, recursive=recursive):
@@ -275,12 +279,13 @@ def score(
     """Score images: the 0–5 quality score, grade, factors, severities and reasons of each.
 
     Args:
-        inputs: a path, a folder, bytes, a PIL image, a NumPy array, or a list of them.
+        inputs: a path, a folder, a URI (``s3://bucket/photos/``, ``gs://…``: an object, or a prefix listed
+            recursively through :mod:`pyarrow.fs`), bytes, a PIL image, a NumPy array, or a list of them.
         model: ``"default"``, ``"none"`` (measures only), a checkpoint path, or a model from :func:`load_model`.
         backend: model runtime (``"auto"``: INT8 ONNX Runtime for the shipped model).
         factors: factor names to measure (default: the 11 built-in ones); a factor added with
             :func:`pixgrade.measures.register_factor` is accepted by name and gets its columns.
-        recursive: look into sub-folders of a folder.
+        recursive: look into sub-folders of a local folder.
         errors: ``"keep"`` (default): an unreadable image is a result with ``error`` set; ``"raise"``: raise
             :class:`pixgrade.errors.PixgradeError` naming the first one.
 

@@ -53,3 +53,13 @@ def test_cli_score_lists_and_scores_s3_with_the_local_engine(
         if file in by_path:  # the same bytes on S3 and on disk give the same row
             assert _rows_without_path([by_path[uri]]) == _rows_without_path([by_path[file]])
     assert [Path(r["path"]).name for r in rows if r["error"]] == ["broken.jpg"]
+
+
+def test_python_api_scores_an_s3_prefix(bucket: dict[str, str]) -> None:
+    import pixgrade
+
+    results = pixgrade.score("s3://shop/photos/", model="none")
+    assert [r.path for r in results] == sorted(bucket)
+    local = pixgrade.score([bucket[uri] for uri in sorted(bucket)], model="none")
+    assert _rows_without_path([r.to_row() for r in results]) == _rows_without_path([r.to_row() for r in local])
+    assert [Path(r.path).name for r in results if r.error] == ["broken.jpg"]
