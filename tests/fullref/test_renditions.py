@@ -129,3 +129,29 @@ def test_prune_manifest_deletes_only_files_as_written_inside_its_folder(tmp_path
     assert not (root / "A" / "drop-40.jpg").exists()
     with manifest.open() as fh:
         assert [Path(r["source"]).name for r in csv.DictReader(fh)] == ["keep.png"]
+
+
+class _FailingScorer:
+    """A scorer whose every image fails: the grade bound cannot be checked."""
+
+    def __init__(self) -> None:
+        from pixgrade.pipeline.analysis import AnalysisSettings
+
+        self.settings = AnalysisSettings()
+
+    def score_batch(self, analyses: list[object]) -> list[object]:
+        from pixgrade.pipeline.result import ImageResult
+
+        return [ImageResult(path="<bytes>", error="model crashed") for _ in analyses]
+
+
+def test_a_rendition_whose_grade_bound_cannot_be_checked_fails(source: Path, tmp_path: Path) -> None:
+    target = Target(min_ssim=0.9, max_score_drop=0.1)
+    _, rows = renditions.render_data(source.read_bytes(), "shoe.jpg", [100], ["jpeg"], target, scorer=_FailingScorer())
+    ((row, data),) = rows
+    assert row.status == "failed" and data is None
+    assert row.error is not None and "model crashed" in row.error
+    out = tmp_path / "web"
+    (row,) = renditions.render_image(source, out, [100], ["jpeg"], target, scorer=_FailingScorer())
+    assert row.status == "failed" and "model crashed" in (row.error or "")
+    assert not any(out.rglob("*.jpg"))  # nothing written for a rendition whose bound was not checked

@@ -154,6 +154,8 @@ def _score(scorer: Any, data: bytes) -> tuple[float | None, int | None]:
     from pixgrade.pipeline.analysis import analyse
 
     (result,) = scorer.score_batch([analyse(data, scorer.settings)])
+    if result.error is not None or result.score is None:  # the bound cannot be checked: the rendition fails
+        raise ValueError(f"the grade bound cannot be checked: scoring failed ({result.error or 'no score'})")
     return result.score, result.grade
 
 
