@@ -240,7 +240,7 @@ def test_interrupted_move_is_finished_by_the_rerun(
     expected = {name: row["decision"] for name, row in read_decisions(tmp_path / "reference").items()}
     originals = sorted(p for p in shop.rglob("*") if p.is_file())
 
-    real = pixgrade.catalog.place_file
+    real = pixgrade.catalog.placement.place_file
     calls: list[Path] = []
 
     def crash(src: str | Path, *args: object, **kwargs: object) -> tuple[Path, bool]:
@@ -250,7 +250,7 @@ def test_interrupted_move_is_finished_by_the_rerun(
         return real(src, *args, **kwargs)  # type: ignore[arg-type]
 
     out = tmp_path / "out"
-    monkeypatch.setattr(pixgrade.catalog, "place_file", crash)
+    monkeypatch.setattr(pixgrade.catalog.placement, "place_file", crash)  # where place_decided finds it
     assert main(["filter", str(shop), "-o", str(out), "--move", *FAST]) == 130
     monkeypatch.undo()
     assert sum(1 for p in originals if not p.exists()) == crash_after

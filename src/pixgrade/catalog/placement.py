@@ -1,4 +1,5 @@
-"""Copy, link or move files into output folders without ever overwriting or losing a file.
+"""Copy, link or move files into output folders without ever overwriting or losing a file, and put the images
+``pixgrade filter`` decided on into the decision folders (:func:`place_decided`).
 
 - A name already taken gets a suffix (``shoe.jpg`` → ``shoe-1.jpg``), except when the file already there has
   the same content (a re-run): then nothing is written.
@@ -16,13 +17,21 @@ import errno
 import filecmp
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["Mode", "place_file", "unique_destination"]
+if TYPE_CHECKING:
+    from pixgrade.catalog.filtering import ImageRecord
+    from pixgrade.catalog.journal import MoveJournal
+
+__all__ = ["DECISION_FOLDERS", "Mode", "Placed", "place_decided", "place_file", "product_folder", "unique_destination"]
 
 Mode = Literal["copy", "symlink", "move"]
+
+DECISION_FOLDERS = {"main": "accepted", "accept": "accepted", "reject": "rejected", "duplicate": "duplicates"}
+"""The output subfolder of each decision."""
 
 
 def unique_destination(folder: Path, name: str) -> Path:
@@ -191,3 +200,60 @@ def place_file(
     if mode == "move":
         src.unlink()
     return dst, True
+
+
+def product_folder(product: str) -> Path:
+    """The relative folder of ``product`` under an output folder: its parts without empty, ``.``, ``..`` or root
+    parts (so a product never leads out of the output folder); ``Path()`` when nothing is left."""
+    parts = [p for p in Path(product).parts if p not in ("", ".", "..", "/")]
+    return Path(*parts) if parts else Path()
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What :func:`place_decided` did with one image."""
+
+    path: str
+    """The record's path (the original's, even when an earlier ``--move`` took the file elsewhere)."""
+    folder: Path
+    """The folder it went (or would go) into."""
+    destination: Path | None
+    """Where it is (or would be) in ``folder``; None when placing failed."""
+    changed: bool
+    """Whether anything was (or would be) written: False when an identical file or link was already there."""
+    error: OSError | None = None
+    """Why it could not be placed."""
+
+
+def place_decided(
+    records: Iterable[ImageRecord],
+    outdir: Path,
+    mode: Mode,
+    *,
+    dry_run: bool = False,
+    journal: MoveJournal | None = None,
+    content: Callable[[Path], tuple[bytes, str]] | None = None,
+) -> Iterator[Placed]:
+    """Put each decided image into ``outdir/<decision folder>/<product>`` by ``mode`` (:func:`place_file`), one
+    :class:`Placed` per file that exists, in ``records`` order, as each is done (a file that cannot be placed
+    gives ``error`` and the others go on). Records without a file (unreadable folder entries, vanished files) are
+    skipped. A real move (not ``dry_run``) with a ``journal`` records its intent before and its destination after
+    each move (:class:`~pixgrade.catalog.journal.MoveJournal`), so an interrupted run can be finished."""
+    moves = journal if mode == "move" and not dry_run else None
+    for record in records:
+        decision = record.decision
+        assert decision is not None
+        current = record.location or record.path  # an original a previous --move took away is there now
+        if not Path(current).is_file():
+            continue
+        folder = outdir / DECISION_FOLDERS[decision.decision] / product_folder(decision.product)
+        try:
+            if moves is not None:
+                moves.intend(record.path, folder, record.result.sha256)
+            dst, changed = place_file(current, folder, mode, dry_run=dry_run, content=content)
+            if moves is not None and (changed or record.location is not None):
+                moves.moved(record.path, dst)
+        except OSError as exc:
+            yield Placed(record.path, folder, None, False, exc)
+            continue
+        yield Placed(record.path, folder, dst, changed)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,34 +32,6 @@ examples:
   pixgrade filter --show-policy amazon-main > my-rules.yaml      # copy a preset to edit
   pixgrade filter /mnt/shared/photos --engine ray --address auto -o /mnt/shared/out/   # score on a Ray cluster
 """
-
-GENERATOR = "pixgrade filter"
-_FOLDERS = {"main": "accepted", "accept": "accepted", "reject": "rejected", "duplicate": "duplicates"}
-_CSV_COLUMNS = [
-    "path",
-    "product",
-    "decision",
-    "main",
-    "rank",
-    "score",
-    "grade",
-    "duplicate_of",
-    "reasons",
-    "warnings",
-    "destination",
-    "width",
-    "height",
-    "format",
-    "sha256",
-    "error",
-    "presentation",
-    "main_score",
-    "presentation_reasons",
-    "cluster",
-    "notes",
-]
-#: The first columns, which every version's decisions.csv starts with (recognises our own older files).
-_CSV_SIGNATURE = ",".join(_CSV_COLUMNS[:8])
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -191,41 +160,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _is_ours(path: Path) -> bool:
-    """True when ``path`` was written by an earlier ``pixgrade filter`` (so replacing it loses nothing of the
-    user's)."""
-    try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:4000]
-    except OSError:
-        return False
-    if path.suffix == ".csv":
-        return head.startswith(_CSV_SIGNATURE)
-    if path.suffix == ".json":
-        return f'"generator": "{GENERATOR}"' in head
-    return f'<meta name="generator" content="{GENERATOR}">' in head
-
-
-def _output_file(outdir: Path, name: str) -> Path:
-    """``outdir/name`` unless a file of the user's is there; then a free suffixed name."""
-    from pixgrade.catalog import unique_destination
-
-    path = outdir / name
-    if not path.exists() or _is_ours(path):
-        return path
-    return unique_destination(outdir, name)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.pixgrade-part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def _product_folder(product: str) -> Path:
-    parts = [p for p in Path(product).parts if p not in ("", ".", "..", "/")]
-    return Path(*parts) if parts else Path()
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the filter."""
     from contextlib import ExitStack
@@ -307,7 +241,9 @@ def _leftover_part_files(outdir: Path) -> list[Path]:
 
 def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path | None, catalog_path: str) -> int:
     """The work of :func:`run` once its outputs are locked."""
-    from pixgrade.catalog import Catalog, place_file, run_filter
+    from pixgrade.catalog import Catalog, run_filter
+    from pixgrade.catalog.filter_rows import decision_rows
+    from pixgrade.catalog.filter_summary import filter_summary, rejections_line, summary_line
     from pixgrade.catalog.journal import MoveJournal
     from pixgrade.io.files import path_text
 
@@ -359,156 +295,81 @@ def _filter(args: argparse.Namespace, policy: Any, settings: Any, outdir: Path |
         )
 
     destinations: dict[str, str] = {}
-    content = None
-    if getattr(args, "strip_metadata", False):
-        from pixgrade.io.metadata import stripped_copy
-
-        content = stripped_copy
     if args.placement != "none" and outdir is not None:
-        for record in outcome.records:
-            decision = record.decision
-            assert decision is not None
-            current = record.location or record.path  # an original a previous --move took away is there now
-            if not Path(current).is_file():
-                continue
-            folder = outdir / _FOLDERS[decision.decision] / _product_folder(decision.product)
-            moving = args.placement == "move" and not args.dry_run and journal is not None
-            try:
-                if moving:
-                    journal.intend(record.path, folder, record.result.sha256)  # type: ignore[union-attr]
-                dst, changed = place_file(current, folder, args.placement, dry_run=args.dry_run, content=content)
-                if moving and (changed or record.location is not None):
-                    journal.moved(record.path, dst)  # type: ignore[union-attr]
-            except OSError as exc:
-                say(f"{path_text(record.path)}: could not {args.placement} into {folder}: {exc.strerror or exc}")
-                continue
-            destinations[record.path] = str(dst)
-            if args.dry_run:
-                print(f"would {args.placement if changed else 'keep'} {path_text(record.path)} -> {path_text(dst)}")
+        destinations = _place(args, outcome.records, outdir, journal, say)
 
     renditions_failed = False
     if getattr(args, "renditions", None) and outdir is not None:
         renditions_failed = _write_renditions(args, outcome.records, destinations, outdir, say)
 
-    rows = []
-    for record in outcome.records:
-        d = record.decision
-        assert d is not None
-        r = record.result
-        rows.append(
-            {
-                "path": path_text(record.path),
-                "product": path_text(d.product),
-                "decision": d.decision,
-                "main": d.main,
-                "rank": d.rank,
-                "score": None if r.score is None else round(r.score, 3),
-                "grade": r.grade,
-                "duplicate_of": None if d.duplicate_of is None else path_text(d.duplicate_of),
-                "reasons": _utf8("; ".join(d.reasons)),
-                "warnings": _utf8("; ".join(d.warnings)),
-                "destination": path_text(destinations[record.path]) if record.path in destinations else None,
-                "width": r.width,
-                "height": r.height,
-                "format": r.format,
-                "sha256": r.sha256,
-                "error": None if r.error is None else _utf8(r.error),
-                "presentation": None if r.presentation is None else round(r.presentation, 3),
-                "main_score": None if r.main_score is None else round(r.main_score, 3),
-                "presentation_reasons": "; ".join(r.presentation_reasons),
-                "cluster": d.cluster,
-                "notes": "; ".join(d.notes),
-            }
-        )
-    counts = Counter(row["decision"] for row in rows)
-    reason_counts: Counter[str] = Counter()
-    for record in outcome.records:
-        verdict = record.verdict
-        if verdict is None or record.decision is None or record.decision.decision != "reject":
-            continue
-        if verdict.error:
-            reason_counts["unreadable file"] += 1
-        for failure in verdict.failures:
-            reason_counts[failure.rule] += 1
-    summary = {
-        "images": len(rows),
-        "products": len(outcome.products),
-        "reused": outcome.n_reused,
-        "decisions": dict(counts),
-        "main_images": main_image_counts(outcome.products),
-        "rejections_by_rule": dict(reason_counts.most_common()),
-        "duplicate_clusters": len(outcome.clusters),
-    }
+    rows = decision_rows(outcome.records, destinations)
+    summary = filter_summary(outcome)
     if args.dry_run or outdir is None:
         print(json.dumps(summary, indent=2))
         return 1 if outcome.n_failed else 0
 
-    outdir.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    csv_path = _output_file(outdir, "decisions.csv")
-    _write_text(csv_path, buffer.getvalue())
-    top_k = args.top_k or None
+    written = _write_outputs(args, outcome, rows, policy, outdir)
+    print(summary_line(summary))
+    rejected = rejections_line(summary)
+    if rejected:
+        print(rejected)
+    print("wrote " + ", ".join(map(str, written)) + f"; catalogue {catalog_path}")
+    return 1 if outcome.n_failed or renditions_failed else 0
+
+
+def _place(args: argparse.Namespace, records: Any, outdir: Path, journal: Any, say: Any) -> dict[str, str]:
+    """Copy, link or move the decided images into OUTDIR's decision folders
+    (:func:`~pixgrade.catalog.placement.place_decided`); the destination of each placed image by its path."""
+    from pixgrade.catalog.placement import place_decided
+    from pixgrade.io.files import path_text
+
+    content = None
+    if getattr(args, "strip_metadata", False):
+        from pixgrade.io.metadata import stripped_copy
+
+        content = stripped_copy
+    destinations: dict[str, str] = {}
+    placed = place_decided(records, outdir, args.placement, dry_run=args.dry_run, journal=journal, content=content)
+    for p in placed:
+        if p.destination is None:
+            cause = (p.error.strerror if p.error is not None else None) or p.error
+            say(f"{path_text(p.path)}: could not {args.placement} into {p.folder}: {cause}")
+            continue
+        destinations[p.path] = str(p.destination)
+        if args.dry_run:
+            verb = args.placement if p.changed else "keep"
+            print(f"would {verb} {path_text(p.path)} -> {path_text(p.destination)}")
+    return destinations
+
+
+def _write_outputs(
+    args: argparse.Namespace, outcome: Any, rows: list[dict[str, Any]], policy: Any, outdir: Path
+) -> list[Path]:
+    """Write decisions.csv, decisions.json and (unless ``--no-report``) report.html into ``outdir``
+    (:mod:`pixgrade.catalog.filter_output`); the paths written."""
+    from pixgrade.catalog.filter_output import GENERATOR, decisions_csv, decisions_document, output_file, write_text
     from pixgrade.provenance import provenance, provenance_text
 
+    outdir.mkdir(parents=True, exist_ok=True)
     run_provenance = provenance(
         args.model or "none",
         backend=f"{args.backend} (requested; results reused from the catalogue keep their own)",
         text_detector=args.text_detector,
         policy=policy,
     )
-    document = {
-        "generator": GENERATOR,
-        "provenance": run_provenance,
-        "policy": {
-            "name": policy.name,
-            "source": policy.path or f"preset {policy.name}",
-            "sources": list(policy.sources),
-        },
-        "summary": summary,
-        "products": [
-            {
-                "product": path_text(p.product),
-                "main": None if p.main is None else path_text(p.main),
-                "main_passes": p.main_passes,
-                "top": [path_text(t) for t in p.ranking[:top_k]],
-            }
-            for p in outcome.products
-        ],
-        "duplicate_clusters": [
-            {
-                "cluster": c["cluster"],
-                "keep": path_text(c["keep"]),
-                "duplicates": [path_text(d) for d in c["duplicates"]],
-                "kinds": {path_text(d): kind for d, kind in c["kinds"].items()},
-                "matches": [{**m, "a": path_text(m["a"]), "b": path_text(m["b"])} for m in c["matches"]],
-            }
-            for c in outcome.duplicate_details
-        ],
-        "images": [
-            {**row, "rules": [] if rec.verdict is None else rec.verdict.rules}
-            for row, rec in zip(rows, outcome.records, strict=True)
-        ],
-    }
-    json_path = _output_file(outdir, "decisions.json")
-    _write_text(json_path, json.dumps(document, indent=1, default=_json_default))
-    written = [str(csv_path), str(json_path)]
+    csv_path = output_file(outdir, "decisions.csv")
+    write_text(csv_path, decisions_csv(rows))
+    json_path = output_file(outdir, "decisions.json")
+    write_text(json_path, decisions_document(outcome, rows, policy, run_provenance, top_k=args.top_k or None))
+    written = [csv_path, json_path]
     if not args.no_report:
         from pixgrade.report.filter_report import render_filter_report
 
-        report_path = _output_file(outdir, "report.html")
-        _write_text(
-            report_path,
-            render_filter_report(outcome, policy, generator=GENERATOR, provenance=provenance_text(run_provenance)),
-        )
-        written.append(str(report_path))
-    print(summary_line(summary))
-    if reason_counts:
-        print("rejected by: " + ", ".join(f"{rule} {n}" for rule, n in reason_counts.most_common()))
-    print("wrote " + ", ".join(written) + f"; catalogue {catalog_path}")
-    return 1 if outcome.n_failed or renditions_failed else 0
+        report_path = output_file(outdir, "report.html")
+        report = render_filter_report(outcome, policy, generator=GENERATOR, provenance=provenance_text(run_provenance))
+        write_text(report_path, report)
+        written.append(report_path)
+    return written
 
 
 def target_from_args_checked(args: argparse.Namespace) -> Any:
@@ -524,6 +385,7 @@ def _write_renditions(
     """Renditions of the accepted images (decision main or accept) under ``outdir/renditions/<product>``, with
     the manifest ``outdir/renditions/renditions.csv`` (:func:`pixgrade.fullref.renditions.render_batch`); on a
     dry run, only say what would be rendered. True when some rendition failed or missed its target."""
+    from pixgrade.catalog.placement import product_folder
     from pixgrade.fullref.renditions import parse_spec, render_batch
 
     sizes, formats = parse_spec(args.renditions)
@@ -537,7 +399,7 @@ def _write_renditions(
         source = destinations.get(record.path) if args.placement == "move" else record.location or record.path
         if source is None or not Path(source).is_file():
             continue
-        jobs.append((source, root / _product_folder(decision.product)))
+        jobs.append((source, root / product_folder(decision.product)))
     if args.dry_run:
         print(f"would render {len(jobs)} accepted image(s) x {len(sizes)} size(s) x {len(formats)} format(s) "
               f"into {root}, and remove the renditions {root / 'renditions.csv'} lists of any other image")  # fmt: skip
@@ -571,49 +433,3 @@ def _write_renditions(
         )
     say(f"renditions of {len(jobs)} accepted image(s): {summary}; manifest {root / 'renditions.csv'}")
     return bool(counts.get("failed") or counts.get("target_not_met"))
-
-
-def _utf8(text: str) -> str:
-    """``text`` with any undecodable file-name byte written as an escape (so the UTF-8 outputs can hold it)."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def main_image_counts(products: Any) -> dict[str, int]:
-    """How many products got a main image that passes, only a best-available one (failing), or none."""
-    passing = sum(1 for p in products if p.main is not None and p.main_passes)
-    failing = sum(1 for p in products if p.main is not None and not p.main_passes)
-    return {"passing": passing, "best_available": failing, "none": len(products) - passing - failing}
-
-
-def summary_line(summary: dict[str, Any]) -> str:
-    """The run's one-line summary: main images (passing and best-available), then the decisions.
-
-    A best-available main image fails the policy, so its decision stays ``reject``; it is still a main image and
-    is counted as one here ("12 main images: 8 pass, 4 only best available").
-    """
-    counts, mains = summary["decisions"], summary["main_images"]
-    n_main = mains["passing"] + mains["best_available"]
-    parts = [f"{mains['passing']} pass"]
-    if mains["best_available"]:
-        parts.append(f"{mains['best_available']} only best available (fail the policy)")
-    if mains["none"]:
-        parts.append(f"{mains['none']} products without a readable image")
-    n_dup = counts.get("duplicate", 0)
-    others = [
-        f"{counts.get('accept', 0)} accepted",
-        f"{counts.get('reject', 0) - mains['best_available']} rejected",
-        f"{n_dup} duplicate{'s' if n_dup != 1 else ''}",
-    ]
-    return (
-        f"{summary['images']} images, {summary['products']} products: "
-        f"{n_main} main image{'s' if n_main != 1 else ''} ({', '.join(parts)}); of the other images "
-        + ", ".join(others)
-    )
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
