@@ -63,3 +63,52 @@ def test_python_api_scores_an_s3_prefix(bucket: dict[str, str]) -> None:
     local = pixgrade.score([bucket[uri] for uri in sorted(bucket)], model="none")
     assert _rows_without_path([r.to_row() for r in results]) == _rows_without_path([r.to_row() for r in local])
     assert [Path(r.path).name for r in results if r.error] == ["broken.jpg"]
+
+
+def _decisions(out: Path) -> dict[str, dict[str, str]]:
+    import csv
+
+    with (out / "decisions.csv").open(encoding="utf-8") as handle:
+        return {row["path"]: row for row in csv.DictReader(handle)}
+
+
+def test_filter_judges_an_s3_prefix_as_the_same_files_on_disk(bucket: dict[str, str], tmp_path: Path) -> None:
+    import shutil
+
+    local_root = tmp_path / "photos"  # the bucket's tree on disk: nested/*, broken.jpg
+    for uri, file in bucket.items():
+        target = local_root / uri.removeprefix("s3://shop/photos/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, target)
+    fast = ["--policy", "generic", "--group-by", "folder", "--model", "none", "--text-detector", "classical"]
+    assert main(["filter", "s3://shop/photos/", "-o", str(tmp_path / "s3out"), *fast]) == 1  # broken.jpg
+    assert main(["filter", str(local_root), "-o", str(tmp_path / "localout"), "--no-files", *fast]) == 1
+    on_s3, on_disk = _decisions(tmp_path / "s3out"), _decisions(tmp_path / "localout")
+    assert sorted(on_s3) == sorted(bucket)  # keyed by URI
+    same = ("product", "decision", "main", "score", "reasons", "sha256", "width", "height", "cluster")
+
+    def relative(row: dict[str, str], prefix: str) -> dict[str, str]:  # reasons name other images by their path
+        return {k: row[k].replace(prefix, "") for k in same}
+
+    for uri in bucket:
+        local = on_disk[str(local_root / uri.removeprefix("s3://shop/photos/"))]
+        assert relative(on_s3[uri], "s3://shop/photos/") == relative(local, f"{local_root}/"), uri
+    assert {row["product"] for row in on_s3.values()} == {"nested", "."}  # folders relative to the prefix
+    for uri, row in on_s3.items():  # each object downloaded, byte for byte, into its decision folder
+        copy = Path(row["destination"])
+        assert copy.is_relative_to(tmp_path / "s3out") and copy.read_bytes() == Path(bucket[uri]).read_bytes()
+    # a rerun reuses the stored results and writes no second copy
+    assert main(["filter", "s3://shop/photos/", "-o", str(tmp_path / "s3out"), *fast]) == 1
+    assert _decisions(tmp_path / "s3out") == on_s3
+    folders = [tmp_path / "s3out" / name for name in ("accepted", "rejected", "duplicates")]
+    assert sum(1 for folder in folders for p in folder.rglob("*") if p.is_file()) == len(bucket)
+    assert main(["filter", "s3://shop/photos/", "-o", str(tmp_path / "moved"), "--move", *fast]) == 2
+
+
+def test_filter_strips_the_metadata_of_downloaded_copies(bucket: dict[str, str], tmp_path: Path) -> None:
+    fast = ["--policy", "generic", "--model", "none", "--text-detector", "classical", "--duplicates", "off"]
+    uri = next(u for u in sorted(bucket) if u.endswith(".jpg") and "broken" not in u)
+    assert main(["filter", uri, "-o", str(tmp_path / "out"), "--strip-metadata", *fast]) == 0
+    (row,) = _decisions(tmp_path / "out").values()
+    copy = Path(row["destination"])
+    assert copy.suffix == ".jpg" and copy.read_bytes() != Path(bucket[uri]).read_bytes()  # re-encoded, not copied

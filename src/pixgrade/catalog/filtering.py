@@ -8,6 +8,7 @@ with facts and hash switched on, so each file is read, decoded and hashed once, 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,10 +19,12 @@ from pixgrade import __version__
 from pixgrade.catalog.duplicates import content_embeddings_for, content_model_name, load_pixels
 from pixgrade.catalog.store import Catalog
 from pixgrade.dedupe import DuplicateCluster, DuplicateSettings, find_duplicates, grouper_from_spec
+from pixgrade.errors import ImageLoadError
 from pixgrade.facts import FACTS_MAX_SIDE, FACTS_VERSION, ImageFacts, available_text_detectors
 from pixgrade.io import iter_image_files, sha256_file
 from pixgrade.io.files import WalkErrorHandler
 from pixgrade.io.loading import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_IMAGE_BYTES
+from pixgrade.io.sources import is_uri, list_sources, read_source
 from pixgrade.pipeline import ImageResult
 from pixgrade.pipeline.presentation import attach_presentation, weights_sha256_of
 from pixgrade.policy.decisions import Candidate, Decision, ProductSummary, decide
@@ -148,15 +151,38 @@ def collect_files(
 ) -> list[Path]:
     """Every file under ``inputs`` (sorted, hidden files skipped), minus those inside any ``exclude`` folder
     (the output folder when it lies inside the input). ``on_error`` gets each unreadable folder or entry with its
-    cause (see :func:`~pixgrade.io.iter_image_files`)."""
+    cause (see :func:`~pixgrade.io.iter_image_files`). Local paths only: :func:`collect_sources` lists URIs too."""
+    return [p for p in collect_sources(inputs, exclude, on_error) if isinstance(p, Path)]
+
+
+def collect_sources(
+    inputs: Sequence[str | Path], exclude: Sequence[str | Path] = (), on_error: WalkErrorHandler | None = None
+) -> list[Path | str]:
+    """:func:`collect_files`, with URIs (``s3://bucket/prefix/``…) listed by
+    :func:`~pixgrade.io.sources.list_sources`: local files as ``Path``, objects as their URI strings."""
     excluded = [Path(e).resolve() for e in exclude]
-    files = []
-    for path in iter_image_files([Path(p) for p in inputs], on_error=on_error):
+    files: list[Path | str] = []
+    local = [p for p in inputs if not is_uri(p)]
+    remote = [str(p) for p in inputs if is_uri(p)]
+    if remote:
+        files.extend(list_sources(remote))
+    for path in iter_image_files([Path(p) for p in local], on_error=on_error):
         resolved = path.resolve()
         if any(resolved == e or e in resolved.parents for e in excluded):
             continue
         files.append(path)
     return files
+
+
+def source_key(source: str | Path) -> str:
+    """The catalogue's key of an image source: a URI as it is, a local path made absolute (symlinks resolved)."""
+    return str(source) if is_uri(source) else str(Path(source).resolve())
+
+
+def _group_path(source: str) -> Path:
+    """The path that grouping sees for a source: a URI's bucket and key (``s3://shop/a/b.jpg`` → ``shop/a/b.jpg``),
+    a local path as it is."""
+    return Path(source.split("://", 1)[1]) if is_uri(source) else Path(source)
 
 
 def model_base_key(model: Any) -> str:
@@ -205,10 +231,10 @@ def run_filter(
     if text_detector == "auto":
         text_detector = available_text_detectors()[0]
     walk_errors: list[tuple[Path, str]] = []
-    files = collect_files(inputs, exclude, on_error=lambda path, cause: walk_errors.append((path, cause)))
-    locations: dict[Path, Path] = {}
+    files = collect_sources(inputs, exclude, on_error=lambda path, cause: walk_errors.append((path, cause)))
+    locations: dict[Path | str, Path] = {}
     if relocated:  # originals an earlier --move took away: judged again under their original paths
-        present = {p.resolve() for p in files}
+        present = {p.resolve() for p in files if isinstance(p, Path)}
         for original, now in relocated.items():
             if Path(original).resolve() not in present and now.resolve() not in present:
                 files.append(Path(original))
@@ -256,7 +282,7 @@ def run_filter(
 
 
 def _filter_run(
-    files: list[Path],
+    files: list[Path | str],
     walk_errors: list[tuple[Path, str]],
     inputs: Sequence[str | Path],
     settings: FilterSettings,
@@ -267,30 +293,37 @@ def _filter_run(
     exclude: Sequence[str | Path],
     say: Callable[[str], None],
     get_scorer: Callable[[], Any],
-    locations: Mapping[Path, Path],
+    locations: Mapping[Path | str, Path],
     progress_bar: Callable[[Iterable[ImageResult], int], Iterable[ImageResult]] | None,
 ) -> FilterOutcome:
     """The body of :func:`run_filter` once the run is logged."""
 
     records: dict[str, ImageRecord] = {}
-    todo: list[Path] = []
+    todo: list[Path | str] = []
+    sizes: dict[str, int] = {}
     excluded = [Path(e).resolve() for e in exclude]
     walk_keys: list[str] = []
-    for path, cause in walk_errors:  # unreadable folders and entries: rejected with their cause, like bad files
-        key = str(path.absolute())
+    for entry, cause in walk_errors:  # unreadable folders and entries: rejected with their cause, like bad files
+        key = str(entry.absolute())
         if any(Path(key) == e or e in Path(key).parents for e in excluded) or key in records:
             continue
-        records[key] = ImageRecord(str(path), ImageResult(path=key, error=cause), None, None, None, reused=False)
+        records[key] = ImageRecord(str(entry), ImageResult(path=key, error=cause), None, None, None, reused=False)
         walk_keys.append(key)
     for path in files:
-        key = str(path.resolve())
+        key = source_key(path)
         try:
-            sha = sha256_file(locations.get(path, path))
-            size = locations.get(path, path).stat().st_size
-        except OSError as exc:
-            result = ImageResult(path=key, error=f"cannot read the file: {exc.strerror or exc}")
+            if isinstance(path, str):  # a URI: its bytes are read here once more by the engine
+                data = read_source(path)
+                sha, size = hashlib.sha256(data).hexdigest(), len(data)
+            else:
+                sha = sha256_file(locations.get(path, path))
+                size = locations.get(path, path).stat().st_size
+        except (OSError, ImageLoadError) as exc:
+            cause = exc.cause if isinstance(exc, ImageLoadError) else f"cannot read the file: {exc.strerror or exc}"
+            result = ImageResult(path=key, error=cause)
             records[key] = ImageRecord(str(path), result, None, None, None, reused=False)
             continue
+        sizes[key] = size
         stored = catalog.lookup(sha, model_key, key)
         if stored is not None:
             records[key] = ImageRecord(str(path), stored.result, stored.facts, stored.phash, size, reused=True)
@@ -313,10 +346,9 @@ def _filter_run(
         if progress_bar is not None:
             work = progress_bar(work, len(names))
         for path, result in zip(todo, work, strict=True):
-            key = str(path.resolve())
+            key = source_key(path)
             result.path = key
-            where = locations.get(path, path)
-            n_bytes = where.stat().st_size if where.exists() else None
+            n_bytes = sizes.get(key)
             facts = result.facts if result.error is None else None
             phash = result.phash if result.error is None else None
             record = ImageRecord(str(path), result, facts, phash, n_bytes, False)
@@ -341,11 +373,17 @@ def _filter_run(
             )
 
     ordered = [records[key] for key in walk_keys]
-    ordered += [records[str(p.resolve())] for p in files]
-    roots = [Path(p) for p in inputs]
-    root = roots[0] if len(roots) == 1 and roots[0].is_dir() else None
-    products = grouper_from_spec(settings.group_by, root)([Path(r.path) for r in ordered])
-    product_of = [products[Path(r.path)] for r in ordered]
+    ordered += [records[source_key(p)] for p in files]
+    root = None
+    if len(inputs) == 1:  # one folder (or bucket prefix) given: products are named relative to it
+        only = str(inputs[0])
+        if is_uri(only):
+            root = _group_path(only.rstrip("/")) if any(str(p) != only for p in files) else None
+        elif Path(only).is_dir():
+            root = Path(only)
+    group_paths = [_group_path(r.path) for r in ordered]
+    products = grouper_from_spec(settings.group_by, root)(group_paths)
+    product_of = [products[p] for p in group_paths]
 
     for record in ordered:
         record.verdict = settings.policy.judge(record.result, record.facts, file_bytes=record.size_bytes)
@@ -410,7 +448,7 @@ def _find_duplicates(
     predictor = None if settings.model is None or settings.model == "none" else get_scorer().predictor
     if predictor is not None and settings.duplicates.embedding_similarity is not None:
         model = content_model_name(model_key)
-        keyed = [(str(Path(r.path).resolve()), r.result.sha256) for r, ok in zip(ordered, valid, strict=True) if ok]
+        keyed = [(source_key(r.path), r.result.sha256) for r, ok in zip(ordered, valid, strict=True) if ok]
         computed = iter(content_embeddings_for(catalog, keyed, predictor, model))
         embeddings = [next(computed) if ok else None for ok in valid]
         say(f"content embeddings of {sum(valid)} images")

@@ -232,28 +232,68 @@ def place_decided(
     *,
     dry_run: bool = False,
     journal: MoveJournal | None = None,
-    content: Callable[[Path], tuple[bytes, str]] | None = None,
+    strip_metadata: bool = False,
 ) -> Iterator[Placed]:
     """Put each decided image into ``outdir/<decision folder>/<product>`` by ``mode`` (:func:`place_file`), one
     :class:`Placed` per file that exists, in ``records`` order, as each is done (a file that cannot be placed
     gives ``error`` and the others go on). Records without a file (unreadable folder entries, vanished files) are
-    skipped. A real move (not ``dry_run``) with a ``journal`` records its intent before and its destination after
-    each move (:class:`~pixgrade.catalog.journal.MoveJournal`), so an interrupted run can be finished."""
+    skipped. An image read from a URI (``s3://…``) is downloaded into the folder (``copy`` only: ValueError for
+    another mode). ``strip_metadata``: copies hold :func:`pixgrade.io.metadata.stripped_bytes` of the image. A
+    real move (not ``dry_run``) with a ``journal`` records its intent before and its destination after each move
+    (:class:`~pixgrade.catalog.journal.MoveJournal`), so an interrupted run can be finished."""
+    from pixgrade.io.sources import is_uri
+
+    if strip_metadata and mode != "copy":
+        raise ValueError("strip_metadata applies to copies only")
     moves = journal if mode == "move" and not dry_run else None
     for record in records:
         decision = record.decision
         assert decision is not None
         current = record.location or record.path  # an original a previous --move took away is there now
-        if not Path(current).is_file():
+        remote = is_uri(current)
+        if remote and mode != "copy":
+            raise ValueError(f"{current}: an image read from a URI can only be copied, not {mode}d")
+        if not remote and not Path(current).is_file():
             continue
         folder = outdir / DECISION_FOLDERS[decision.decision] / product_folder(decision.product)
         try:
             if moves is not None:
                 moves.intend(record.path, folder, record.result.sha256)
-            dst, changed = place_file(current, folder, mode, dry_run=dry_run, content=content)
+            if remote:
+                dst, changed = _place_uri(current, folder, strip_metadata, dry_run)
+            else:
+                content = _stripped_file if strip_metadata else None
+                dst, changed = place_file(current, folder, mode, dry_run=dry_run, content=content)
             if moves is not None and (changed or record.location is not None):
                 moves.moved(record.path, dst)
         except OSError as exc:
             yield Placed(record.path, folder, None, False, exc)
             continue
         yield Placed(record.path, folder, dst, changed)
+
+
+def _stripped_file(path: Path) -> tuple[bytes, str]:
+    from pixgrade.io.metadata import stripped_copy
+
+    return stripped_copy(path)
+
+
+def _place_uri(uri: str, folder: Path, strip_metadata: bool, dry_run: bool) -> tuple[Path, bool]:
+    """Download ``uri`` into ``folder`` under its own name (its metadata stripped on request), never overwriting;
+    a read error is an OSError naming the URI."""
+    from pathlib import PurePosixPath
+
+    from pixgrade.errors import ImageLoadError
+    from pixgrade.io.metadata import stripped_bytes
+    from pixgrade.io.sources import read_source
+
+    name = Path(PurePosixPath(uri.split("://", 1)[1]).name)
+
+    def content(_: Path) -> tuple[bytes, str]:
+        try:
+            data = read_source(uri)
+        except ImageLoadError as exc:
+            raise OSError(exc.cause) from None
+        return stripped_bytes(data, name.suffix) if strip_metadata else (data, name.suffix)
+
+    return _place_content(name, folder, content, dry_run)

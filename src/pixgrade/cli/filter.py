@@ -31,6 +31,7 @@ examples:
   pixgrade filter photos/ --policy ebay --group-by csv:skus.csv -o out/ --dry-run
   pixgrade filter --show-policy amazon-main > my-rules.yaml      # copy a preset to edit
   pixgrade filter /mnt/shared/photos --engine ray --address auto -o /mnt/shared/out/   # score on a Ray cluster
+  pixgrade filter s3://shop/photos/ --policy generic -o out/    # objects listed, read and copied through pyarrow.fs
 """
 
 
@@ -181,9 +182,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.paths:
         raise ConfigError("give at least one PATH (an image file or folder)")
+    from pixgrade.io.sources import is_uri
+
     for p in args.paths:
-        if not Path(p).exists():
+        if not is_uri(p) and not Path(p).exists():
             raise ConfigError(f"{p}: no such file or folder")
+    if any(is_uri(p) for p in args.paths):  # s3://, gs://…: read (and copied) through io.sources
+        if args.placement in ("symlink", "move"):
+            raise ConfigError(f"--{args.placement} needs local files; images read from a URI can only be copied")
+        if getattr(args, "renditions", None) and args.placement != "copy":
+            raise ConfigError("--renditions of images read from a URI are made from their copies: keep --copy")
     if not args.output and not args.dry_run:
         raise ConfigError("give an output folder with -o OUTDIR (or use --dry-run)")
     if not 0.0 < args.similarity <= 1.0:
@@ -323,13 +331,9 @@ def _place(args: argparse.Namespace, records: Any, outdir: Path, journal: Any, s
     from pixgrade.catalog.placement import place_decided
     from pixgrade.io.files import path_text
 
-    content = None
-    if getattr(args, "strip_metadata", False):
-        from pixgrade.io.metadata import stripped_copy
-
-        content = stripped_copy
     destinations: dict[str, str] = {}
-    placed = place_decided(records, outdir, args.placement, dry_run=args.dry_run, journal=journal, content=content)
+    strip = bool(getattr(args, "strip_metadata", False))
+    placed = place_decided(records, outdir, args.placement, dry_run=args.dry_run, journal=journal, strip_metadata=strip)
     for p in placed:
         if p.destination is None:
             cause = (p.error.strerror if p.error is not None else None) or p.error
@@ -387,6 +391,7 @@ def _write_renditions(
     dry run, only say what would be rendered. True when some rendition failed or missed its target."""
     from pixgrade.catalog.placement import product_folder
     from pixgrade.fullref.renditions import parse_spec, render_batch
+    from pixgrade.io.sources import is_uri
 
     sizes, formats = parse_spec(args.renditions)
     root = outdir / "renditions"
@@ -395,8 +400,10 @@ def _write_renditions(
         decision = record.decision
         if decision is None or decision.decision not in ("main", "accept"):
             continue
-        # the original (or, after --move, where it went); renditions are made from the full original
-        source = destinations.get(record.path) if args.placement == "move" else record.location or record.path
+        # the original (or, after --move, where it went; for a URI, its downloaded copy): the full original
+        remote = is_uri(record.path)
+        moved = args.placement == "move" or remote
+        source = destinations.get(record.path) if moved else record.location or record.path
         if source is None or not Path(source).is_file():
             continue
         jobs.append((source, root / product_folder(decision.product)))

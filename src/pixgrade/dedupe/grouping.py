@@ -20,12 +20,10 @@ def group_by_folder(paths: Sequence[Path], root: Path | None = None) -> dict[Pat
     for path in paths:
         parent = path.parent
         if root is not None:
-            try:
-                rel = parent.resolve().relative_to(root.resolve())
+            rel = _relative_to(parent, root)
+            if rel is not None:
                 groups[path] = rel.as_posix() if rel.parts else "."
                 continue
-            except ValueError:
-                pass
         groups[path] = parent.name or "."
     return groups
 
@@ -77,15 +75,13 @@ def group_by_csv(paths: Sequence[Path], csv_path: str | Path, root: Path | None 
     by_name: dict[str, str] = {}
     for key, product in mapping.items():
         by_name.setdefault(Path(key).name, product)
-    bases = [b.resolve() for b in (root, csv_path.parent) if b is not None]
+    bases = [b for b in (root, csv_path.parent) if b is not None]
     groups = {}
     for path in paths:
         product = None
         for base in bases:
-            try:
-                product = mapping.get(path.resolve().relative_to(base).as_posix())
-            except ValueError:
-                continue
+            rel = _relative_to(path, base)
+            product = None if rel is None else mapping.get(rel.as_posix())
             if product:
                 break
         groups[path] = product or mapping.get(str(path)) or by_name.get(path.name) or path.stem
@@ -110,8 +106,19 @@ def grouper_from_spec(spec: str | None, root: Path | None = None) -> Grouper:
     raise ConfigError(f"unknown --group-by {spec!r}; use none, folder, csv:FILE or pattern:REGEX")
 
 
-def _rel_id(path: Path, root: Path) -> str:
+def _relative_to(path: Path, root: Path) -> Path | None:
+    """``path`` relative to ``root``: as written when it lies under it (so the keys of a bucket, which name no
+    local file, group too), else with symlinks resolved; None when it lies outside."""
     try:
-        return path.resolve().relative_to(root.resolve()).with_suffix("").as_posix()
+        return path.relative_to(root)
     except ValueError:
-        return path.stem
+        pass
+    try:
+        return path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return None
+
+
+def _rel_id(path: Path, root: Path) -> str:
+    rel = _relative_to(path, root)
+    return path.stem if rel is None else rel.with_suffix("").as_posix()

@@ -29,6 +29,7 @@ from pixgrade.errors import (
     NotAnImageError,
 )
 from pixgrade.io.arrays import scaled_size
+from pixgrade.io.sources import is_uri, read_file_bytes, read_source, too_big_message
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
@@ -151,44 +152,6 @@ def heif_available() -> bool:
     return _HEIF
 
 
-def too_big_message(size: int, limit: int) -> str:
-    """The cause given for a file over the size limit."""
-    return f"file of {size:,} bytes is over the limit of {limit:,} bytes (raise the maximum file size to allow it)"
-
-
-def check_file_size(path: Path, name: str, max_file_bytes: int | None) -> None:
-    """Refuse, before reading it, a file larger than ``max_file_bytes`` (``None``: no limit)."""
-    if max_file_bytes is None:
-        return
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return  # reading it reports the cause
-    if size > max_file_bytes:
-        raise ImageTooLargeError(name, too_big_message(size, max_file_bytes))
-
-
-def read_file_bytes(path: Path, name: str, max_file_bytes: int | None, *, missing: str = "no such file") -> bytes:
-    """The bytes of a local file, refused before reading when over ``max_file_bytes`` (:func:`check_file_size`).
-
-    Raises:
-        ImageLoadError: the file is missing (``missing`` is the cause given), a folder, denied or unreadable,
-            naming it as ``name``.
-        ImageTooLargeError: the file is larger than ``max_file_bytes``.
-    """
-    check_file_size(path, name, max_file_bytes)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ImageLoadError(name, missing) from None
-    except IsADirectoryError:
-        raise ImageLoadError(name, "is a directory, not an image file") from None
-    except PermissionError:
-        raise ImageLoadError(name, "permission denied") from None
-    except OSError as exc:
-        raise ImageLoadError(name, f"cannot read the file: {exc.strerror or exc}") from None
-
-
 def _read_source(
     source: str | Path | bytes | bytearray | memoryview, max_file_bytes: int | None = None
 ) -> tuple[bytes, str | None]:
@@ -202,7 +165,8 @@ def _read_source(
     if not isinstance(source, str | Path):
         raise TypeError(f"load_image expects a path or bytes, got {type(source).__name__}")
     name = str(source)
-    data = read_file_bytes(Path(source), name, max_file_bytes)
+    # a URI (s3://, gs://, file://…) is read through pyarrow, as the engines do
+    data = read_source(name, max_file_bytes) if is_uri(name) else read_file_bytes(Path(source), name, max_file_bytes)
     if not data:
         raise EmptyFileError(name, "empty file (0 bytes)")
     return data, name
@@ -432,7 +396,8 @@ def load_image(
     """Decode an image file or bytes to RGB (EXIF orientation applied, transparency composited on white).
 
     Args:
-        source: a file path or the encoded bytes.
+        source: a file path, a URI (``s3://…``, read with :func:`pixgrade.io.sources.read_source`) or the
+            encoded bytes.
         max_pixels: refuse images with more pixels than this; checked from the header, before any decoding.
         max_side: if given, decode at reduced size (JPEG DCT scaling to 1/2, 1/4 or 1/8 via ``Image.draft``) and
             downscale by area averaging so the longest side of ``rgb`` is at most ``max_side``. Never upscales.

@@ -8,12 +8,17 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, JpegImagePlugin
 
-__all__ = ["stripped_copy"]
+__all__ = ["stripped_bytes", "stripped_copy"]
 
 
 def stripped_copy(path: str | Path) -> tuple[bytes, str]:
-    """The image re-encoded with no metadata but its ICC profile, EXIF orientation applied to the pixels, and the
-    file suffix it needs.
+    """:func:`stripped_bytes` of a file."""
+    return stripped_bytes(Path(path).read_bytes(), Path(path).suffix)
+
+
+def stripped_bytes(data: bytes, suffix: str) -> tuple[bytes, str]:
+    """The image in ``data`` (a file whose name ends in ``suffix``) re-encoded with no metadata but its ICC
+    profile, EXIF orientation applied to the pixels, and the file suffix it needs.
 
     JPEG stays JPEG with the source's own quantisation tables and chroma subsampling (one decode/encode round:
     pixel values may move by a few levels); PNG and WebP are written losslessly (WebP lossless may be larger than
@@ -22,7 +27,7 @@ def stripped_copy(path: str | Path) -> tuple[bytes, str]:
     Raises:
         OSError, ValueError: the file cannot be read or decoded.
     """
-    with Image.open(path) as im:
+    with Image.open(BytesIO(data)) as im:
         im.load()
         fmt = str(im.format)
         icc = im.info.get("icc_profile")
@@ -34,7 +39,6 @@ def stripped_copy(path: str | Path) -> tuple[bytes, str]:
                 "optimize": True,
             }
         oriented = ImageOps.exif_transpose(im)
-    suffix = Path(path).suffix
     if fmt in ("JPEG", "MPO"):
         out_format = "JPEG"
         pixels = oriented if oriented.mode in ("RGB", "L", "CMYK") else oriented.convert("RGB")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from pixgrade.errors import ConfigError, ImageLoadError
+from pixgrade.errors import ConfigError, ImageLoadError, ImageTooLargeError
 from pixgrade.io.files import WalkErrorHandler
 
-__all__ = ["is_uri", "list_sources", "read_source"]
+__all__ = ["check_file_size", "is_uri", "list_sources", "read_file_bytes", "read_source", "too_big_message"]
 
 
 def is_uri(path: str | Path) -> bool:
@@ -27,7 +27,7 @@ def is_uri(path: str | Path) -> bool:
 def read_source(source: str | Path | bytes | bytearray | memoryview, max_file_bytes: int | None = None) -> bytes:
     """The bytes of a local file, a URI or an in-memory buffer (returned as it is).
 
-    ``max_file_bytes``: a local file larger than this is refused before it is read (``None``: no limit).
+    ``max_file_bytes``: a file or object larger than this is refused before it is read (``None``: no limit).
 
     Raises:
         ImageLoadError: the file or object cannot be read (missing, a folder, denied, unreachable), naming it.
@@ -36,19 +36,20 @@ def read_source(source: str | Path | bytes | bytearray | memoryview, max_file_by
     if isinstance(source, bytes | bytearray | memoryview):
         return bytes(source)
     if is_uri(source):
-        return _read_uri(str(source))
-    from pixgrade.io.loading import read_file_bytes
-
+        return _read_uri(str(source), max_file_bytes)
     missing = "no such file (it was removed or renamed during the run)"
     return read_file_bytes(Path(source), str(source), max_file_bytes, missing=missing)
 
 
-def _read_uri(uri: str) -> bytes:
+def _read_uri(uri: str, max_file_bytes: int | None = None) -> bytes:
     import pyarrow.fs as pafs
 
     try:
         filesystem, path = pafs.FileSystem.from_uri(uri)
         with filesystem.open_input_file(path) as handle:
+            size = handle.size()
+            if max_file_bytes is not None and size > max_file_bytes:  # refused before it is read
+                raise ImageTooLargeError(uri, too_big_message(size, max_file_bytes))
             data: bytes = handle.read()
     except (OSError, ValueError) as exc:  # pyarrow raises OSError subclasses for missing/denied objects
         raise ImageLoadError(uri, f"cannot read: {exc}") from None
@@ -102,3 +103,41 @@ def _list_uri(uri: str) -> list[str]:
         for entry in sorted(entries, key=lambda e: e.path)
         if entry.type == pafs.FileType.File and not any(part.startswith(".") for part in entry.path[base:].split("/"))
     ]
+
+
+def too_big_message(size: int, limit: int) -> str:
+    """The cause given for a file over the size limit."""
+    return f"file of {size:,} bytes is over the limit of {limit:,} bytes (raise the maximum file size to allow it)"
+
+
+def check_file_size(path: Path, name: str, max_file_bytes: int | None) -> None:
+    """Refuse, before reading it, a file larger than ``max_file_bytes`` (``None``: no limit)."""
+    if max_file_bytes is None:
+        return
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # reading it reports the cause
+    if size > max_file_bytes:
+        raise ImageTooLargeError(name, too_big_message(size, max_file_bytes))
+
+
+def read_file_bytes(path: Path, name: str, max_file_bytes: int | None, *, missing: str = "no such file") -> bytes:
+    """The bytes of a local file, refused before reading when over ``max_file_bytes`` (:func:`check_file_size`).
+
+    Raises:
+        ImageLoadError: the file is missing (``missing`` is the cause given), a folder, denied or unreadable,
+            naming it as ``name``.
+        ImageTooLargeError: the file is larger than ``max_file_bytes``.
+    """
+    check_file_size(path, name, max_file_bytes)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageLoadError(name, missing) from None
+    except IsADirectoryError:
+        raise ImageLoadError(name, "is a directory, not an image file") from None
+    except PermissionError:
+        raise ImageLoadError(name, "permission denied") from None
+    except OSError as exc:
+        raise ImageLoadError(name, f"cannot read the file: {exc.strerror or exc}") from None
