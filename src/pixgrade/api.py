@@ -328,6 +328,7 @@ def filter(
     >>> decisions[0].decision
     'reject'
     """
+    from pixgrade.io.sources import source_size
     from pixgrade.policy import load_policy
 
     sources = list(_sources(_as_list(inputs), recursive))  # a TypeError before any work
@@ -339,7 +340,7 @@ def filter(
         if result.error is not None:
             decisions.append(Decision(label, None, (), (), result))
             continue
-        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+        size = len(source) if isinstance(source, bytes) else source_size(source)
         verdict = loaded.judge(result, result.facts, file_bytes=size)
         reasons = tuple(verdict.reasons)
         decisions.append(Decision(label, verdict.decision, reasons, tuple(w.reason for w in verdict.warnings), result))

@@ -112,3 +112,14 @@ def test_filter_strips_the_metadata_of_downloaded_copies(bucket: dict[str, str],
     (row,) = _decisions(tmp_path / "out").values()
     copy = Path(row["destination"])
     assert copy.suffix == ".jpg" and copy.read_bytes() != Path(bucket[uri]).read_bytes()  # re-encoded, not copied
+
+
+def test_python_api_filter_judges_s3_objects(bucket: dict[str, str]) -> None:
+    import pixgrade
+
+    uris = sorted(bucket)
+    on_s3 = pixgrade.filter("s3://shop/photos/", policy="generic", model="none", text_detector="classical")
+    local = pixgrade.filter([bucket[u] for u in uris], policy="generic", model="none", text_detector="classical")
+    assert [d.path for d in on_s3] == uris
+    assert [(d.decision, d.reasons) for d in on_s3] == [(d.decision, d.reasons) for d in local]
+    assert [d.decision for d in on_s3 if d.result.error] == [None]  # broken.jpg: not judged, the rest goes on

@@ -13,7 +13,15 @@ from pathlib import Path
 from pixgrade.errors import ConfigError, ImageLoadError, ImageTooLargeError
 from pixgrade.io.files import WalkErrorHandler
 
-__all__ = ["check_file_size", "is_uri", "list_sources", "read_file_bytes", "read_source", "too_big_message"]
+__all__ = [
+    "check_file_size",
+    "is_uri",
+    "list_sources",
+    "read_file_bytes",
+    "read_source",
+    "source_size",
+    "too_big_message",
+]
 
 
 def is_uri(path: str | Path) -> bool:
@@ -39,6 +47,23 @@ def read_source(source: str | Path | bytes | bytearray | memoryview, max_file_by
         return _read_uri(str(source), max_file_bytes)
     missing = "no such file (it was removed or renamed during the run)"
     return read_file_bytes(Path(source), str(source), max_file_bytes, missing=missing)
+
+
+def source_size(source: str | Path) -> int | None:
+    """The size in bytes of a local file or an object named by a URI; None when it cannot be found."""
+    if not is_uri(source):
+        try:
+            return Path(source).stat().st_size
+        except OSError:
+            return None
+    import pyarrow.fs as pafs
+
+    try:
+        filesystem, path = pafs.FileSystem.from_uri(str(source))
+        info = filesystem.get_file_info(path)
+    except (OSError, ValueError):
+        return None
+    return int(info.size) if info.type == pafs.FileType.File and info.size is not None else None
 
 
 def _read_uri(uri: str, max_file_bytes: int | None = None) -> bytes:
