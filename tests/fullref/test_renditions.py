@@ -155,3 +155,20 @@ def test_a_rendition_whose_grade_bound_cannot_be_checked_fails(source: Path, tmp
     (row,) = renditions.render_image(source, out, [100], ["jpeg"], target, scorer=_FailingScorer())
     assert row.status == "failed" and "model crashed" in (row.error or "")
     assert not any(out.rglob("*.jpg"))  # nothing written for a rendition whose bound was not checked
+
+
+def test_renditions_cli_prunes_only_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photos, web = tmp_path / "photos", tmp_path / "web"
+    photos.mkdir()
+    for seed, name in enumerate(("a", "b")):
+        _photo(120, 80, seed).save(photos / f"{name}.png")
+    argv = ["renditions", str(photos), "-o", str(web), "--sizes", "60", "--formats", "jpeg", "--model", "none"]
+    assert main([*argv, "--no-progress", "--min-ssim", "0.5"]) == 0
+    assert sorted(p.name for p in web.glob("*.jpg")) == ["a-60.jpg", "b-60.jpg"]
+    (photos / "b.png").unlink()
+    assert main([*argv, "--no-progress", "--min-ssim", "0.5"]) == 0  # without --prune nothing is removed
+    assert (web / "b-60.jpg").exists() and len(_rows(web / "renditions.csv")) == 2
+    assert main([*argv, "--no-progress", "--min-ssim", "0.5", "--prune"]) == 0
+    assert sorted(p.name for p in web.glob("*.jpg")) == ["a-60.jpg"]
+    assert [Path(r["source"]).name for r in _rows(web / "renditions.csv")] == ["a.png"]
+    assert "pruned 1 manifest row(s) of images not given, 1 file(s) removed" in capsys.readouterr().err

@@ -20,7 +20,10 @@ falls by at most that much. Colour is converted to sRGB (ICC profiles honoured),
 transparency is composited on white, and the files carry no metadata (no EXIF, GPS, XMP, comments or profile);
 --keep-icc embeds an sRGB profile. Sizes larger than the image are skipped (never upscaled). Existing files are
 never overwritten. Every rendition gets a row in the manifest (default OUTDIR/renditions.csv); running the same
-command again skips what the manifest already lists, so an interrupted run resumes.
+command again skips what the manifest already lists, so an interrupted run resumes. --prune also removes the
+renditions the manifest lists of images not given in this run (deleted, removed, or left out on purpose): a file
+is deleted only when it is exactly as pixgrade wrote it (length, format, size as recorded), others are named and
+left.
 
 Exit status: 0 all rendered (or skipped), 1 some failed or missed the target (see the status column), 2 usage error.
 """
@@ -29,6 +32,7 @@ EPILOG = """\
 examples:
   pixgrade renditions photos/ -o web/ --sizes 1600,800,400 --formats webp,jpeg,avif
   pixgrade renditions shoe.jpg -o web/ --min-ssim 0.99 --max-grade-drop 0.1
+  pixgrade renditions photos/ -o web/ --prune    # also drop the renditions of photos no longer in photos/
 """
 
 
@@ -107,6 +111,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-pixels", type=positive_int, default=100_000_000, metavar="N", help="decompression-bomb guard"
     )
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove the manifest's renditions of images not given in this run (only files as pixgrade wrote them)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
 
@@ -147,8 +156,15 @@ def run(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels,
             on_row=lambda row: report_row(row, tqdm.write),
             on_source=lambda _source: bar.update(1),
+            prune=args.prune,
+            on_pruned=lambda pruned: [tqdm.write(f"{path}: {why}", file=sys.stderr) for path, why in pruned.left],
         )
+    removed, left, dropped = counts.pop("removed", 0), counts.pop("left", 0), counts.pop("rows_dropped", 0)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing new"
+    if args.prune:
+        summary += f"; pruned {dropped} manifest row(s) of images not given, {removed} file(s) removed" + (
+            f", {left} left (not as pixgrade wrote them)" if left else ""
+        )
     print(f"renditions: {summary}; manifest: {manifest}", file=sys.stderr)
     return 1 if counts.get("failed") or counts.get("target_not_met") else 0
 
