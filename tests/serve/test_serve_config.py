@@ -123,6 +123,7 @@ def test_two_worker_processes_serve_one_port(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 180
         ready_pids: set[int] = set()
+        live_answers = 0
         while (time.monotonic() < deadline and len(_children(server.pid)) < 2) or not ready_pids:
             assert server.poll() is None, server.stderr.read() if server.stderr else ""
             try:
@@ -130,6 +131,7 @@ def test_two_worker_processes_serve_one_port(tmp_path: Path) -> None:
                     if answer.status == 200:
                         with urllib.request.urlopen(f"{base}/v1/live", timeout=5) as live:
                             ready_pids.add(int(json.loads(live.read())["pid"]))
+                            live_answers += 1
             except OSError:
                 time.sleep(0.3)
             if time.monotonic() > deadline:
@@ -139,8 +141,18 @@ def test_two_worker_processes_serve_one_port(tmp_path: Path) -> None:
         for _ in range(30):  # fresh connections: every answer comes from one of the two workers
             with urllib.request.urlopen(f"{base}/v1/live", timeout=5) as live:
                 ready_pids.add(int(json.loads(live.read())["pid"]))
+                live_answers += 1
         assert ready_pids <= workers
         print(f"answers came from {len(ready_pids)} of the 2 workers")
+        for _ in range(6):  # whichever worker answers the scrape, it counts the answers of both
+            with urllib.request.urlopen(f"{base}/metrics", timeout=5) as scrape:
+                text = scrape.read().decode()
+            counted = [
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("pixgrade_http_requests_total{") and 'route="/v1/live"' in line
+            ]
+            assert sum(counted) == live_answers, text
     finally:
         server.terminate()
         try:

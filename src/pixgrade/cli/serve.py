@@ -6,7 +6,12 @@ import argparse
 import ipaddress
 import logging
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from pixgrade.cli.options import BACKEND_CHOICES, BACKEND_HELP
@@ -137,6 +142,34 @@ _SETTINGS = (
 )
 
 
+@contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """The folder where the worker processes write their metric values (prometheus-client's multiprocess mode):
+    ``PROMETHEUS_MULTIPROC_DIR`` when set (the user's, kept afterwards), else a fresh temporary folder removed at
+    the end. Set after this process made its own metrics, so only the workers write there."""
+    from pixgrade.serve.metrics import MULTIPROCESS_ENV
+
+    given = os.environ.get(MULTIPROCESS_ENV)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        if any(folder.glob("*.db")):
+            print(
+                f"pixgrade serve: warning: {folder} ({MULTIPROCESS_ENV}) holds metric files of an earlier run; "
+                "/metrics counts them too (empty it before each start)",
+                file=sys.stderr,
+            )
+        yield
+        return
+    folder = Path(tempfile.mkdtemp(prefix="pixgrade-metrics-"))
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from pixgrade.serve.config import config_to_env, load_config
 
@@ -164,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"pixgrade serve: {config.workers} worker processes on {where}", file=sys.stderr)
         # the protocol class by reference (each worker sets its time-out from the environment, app_from_env)
         common["http"] = TimedH11Protocol
-        uvicorn.run("pixgrade.serve.factory:app_from_env", factory=True, workers=config.workers, **common)
+        with _metrics_folder():  # /metrics adds up every worker's values
+            uvicorn.run("pixgrade.serve.factory:app_from_env", factory=True, workers=config.workers, **common)
         return 0
     app = app_from_config(config, announce=True)
     print(f"pixgrade serve: {where}", file=sys.stderr)

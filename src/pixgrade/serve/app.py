@@ -116,6 +116,7 @@ def create_app(
             yield
         finally:
             service.stop()
+            ctx.metrics.close()
 
     app = FastAPI(
         title="pixgrade",
@@ -234,3 +235,4 @@ class _MetricsMiddleware:
             method = str(scope.get("method", "GET"))
             self.metrics.requests.labels(method, route, str(status[0])).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
+            self.metrics.refresh()  # several processes: this one's gauges as of its latest answer
