@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from pixgrade.errors import PixgradeError
+from pixgrade.errors import ConfigError, PixgradeError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -148,11 +148,18 @@ class Decisions(Sequence[Decision]):
         return pd.DataFrame(rows, columns=["path", "decision", "reasons", "warnings", "score", "grade", "error"])
 
 
-def load_model(model: str | Path = "default", backend: str = "auto", factors: Sequence[str] | None = None) -> Scorer:
+def load_model(
+    model: str | Path = "default",
+    backend: str = "auto",
+    factors: Sequence[str] | None = None,
+    *,
+    plugins: Sequence[str] = (),
+) -> Scorer:
     """Load a model once, to pass as ``model=`` to :func:`score` and :func:`filter` many times.
 
     ``model``: ``"default"`` (shipped), ``"none"`` (measures only) or a checkpoint / ONNX path; ``backend`` as in
-    :func:`pixgrade.model.predictor.load_predictor`. Returns a :class:`pixgrade.pipeline.Scorer`.
+    :func:`pixgrade.model.predictor.load_predictor`; ``plugins``: modules or ``.py`` files registering custom
+    factors (as ``--plugin``). Returns a :class:`pixgrade.pipeline.Scorer`.
 
     >>> import pixgrade
     >>> pixgrade.load_model("none").model_name
@@ -160,7 +167,7 @@ def load_model(model: str | Path = "default", backend: str = "auto", factors: Se
     """
     from pixgrade.pipeline import Scorer
 
-    return Scorer(model, backend=backend, factors=factors)
+    return Scorer(model, backend=backend, factors=factors, plugins=plugins)
 
 
 def _is_image_object(item: Any) -> bool:
@@ -224,17 +231,32 @@ def _sources(items: list[Any], recursive: bool) -> Iterator[tuple[str, str | byt
 
 
 def _scorer(
-    model: Any, backend: str, factors: Sequence[str] | None = None, facts: bool = False, text_detector: str = "auto"
+    model: Any,
+    backend: str,
+    factors: Sequence[str] | None = None,
+    facts: bool = False,
+    text_detector: str = "auto",
+    plugins: Sequence[str] = (),
 ) -> Scorer:
+    from pixgrade.measures.plugins import parse_plugins
     from pixgrade.pipeline import Scorer
 
     if isinstance(model, Scorer):
+        missing = [p for p in parse_plugins(plugins) if p not in model.plugins]
+        if missing:
+            raise ConfigError(
+                f"plugins {', '.join(missing)}: give them to pixgrade.load_model(plugins=...), whose Scorer decides "
+                "the factors measured"
+            )
         if not facts or model.facts:
             return model
-        # a loaded model without marketplace facts: the same predictor, with facts measured too
+        # a loaded model without marketplace facts: the same predictor and plugins, with facts measured too
+        plugins = model.plugins
         model = model.predictor if model.predictor is not None else "none"
     try:
-        return Scorer(model, backend=backend, factors=factors, facts=facts, text_detector=text_detector)
+        return Scorer(
+            model, backend=backend, factors=factors, facts=facts, text_detector=text_detector, plugins=plugins
+        )
     except FileNotFoundError as exc:
         raise PixgradeError(f"{model}: model not found ({exc})") from None
 
@@ -275,6 +297,7 @@ def score(
     factors: Sequence[str] | None = None,
     recursive: bool = True,
     errors: Literal["keep", "raise"] = "keep",
+    plugins: Sequence[str] = (),
 ) -> Results:
     """Score images: the 0–5 quality score, grade, factors, severities and reasons of each.
 
@@ -285,6 +308,8 @@ def score(
         backend: model runtime (``"auto"``: INT8 ONNX Runtime for the shipped model).
         factors: factor names to measure (default: the 11 built-in ones); a factor added with
             :func:`pixgrade.measures.register_factor` is accepted by name and gets its columns.
+        plugins: modules (dotted names) or ``.py`` files registering custom factors, loaded first (as the command
+            line's ``--plugin``); their factors are added to the default ones.
         recursive: look into sub-folders of a local folder.
         errors: ``"keep"`` (default): an unreadable image is a result with ``error`` set; ``"raise"``: raise
             :class:`pixgrade.errors.PixgradeError` naming the first one.
@@ -299,7 +324,7 @@ def score(
     (80, 60, None)
     """
     sources = list(_sources(_as_list(inputs), recursive))  # a TypeError before any work
-    scorer = _scorer(model, backend, factors)
+    scorer = _scorer(model, backend, factors, plugins=plugins)
     results = _score_all(scorer, sources)
     if errors == "raise":
         _raise_on_errors(results)
@@ -316,12 +341,14 @@ def filter(
     recursive: bool = True,
     text_detector: str = "auto",
     errors: Literal["keep", "raise"] = "keep",
+    plugins: Sequence[str] = (),
 ) -> Decisions:
     """Accept or reject each image under a marketplace policy (a preset name or a policy file).
 
     Per-image rules only, as the HTTP service applies them; grouping by product, the main image and duplicates
     are the ``pixgrade filter`` command's (:func:`pixgrade.catalog.run_filter`). An image that cannot be read
-    has decision ``None`` and its ``result.error`` set.
+    has decision ``None`` and its ``result.error`` set. ``plugins`` (modules or ``.py`` files registering custom
+    factors, as ``--plugin``) are loaded before the policy, whose rules may name their factors.
 
     >>> import numpy as np, pixgrade
     >>> decisions = pixgrade.filter([np.zeros((40, 40, 3), np.uint8)], policy="amazon-main", model="none")
@@ -332,9 +359,12 @@ def filter(
     from pixgrade.policy import load_policy
 
     sources = list(_sources(_as_list(inputs), recursive))  # a TypeError before any work
+    from pixgrade.measures.plugins import load_plugins
+
+    load_plugins(plugins)  # before the policy: its rules may name the plugins' factors
     loaded = load_policy(str(policy))
     # the per-image stage of `pixgrade filter`: one decode gives the scores and the marketplace facts
-    scorer = _scorer(model, backend, factors, facts=True, text_detector=text_detector)
+    scorer = _scorer(model, backend, factors, facts=True, text_detector=text_detector, plugins=plugins)
     decisions: list[Decision] = []
     for (label, source, _), result in zip(sources, _score_all(scorer, sources), strict=True):
         if result.error is not None:

@@ -25,6 +25,7 @@ from pixgrade.io import iter_image_files, sha256_file
 from pixgrade.io.files import WalkErrorHandler
 from pixgrade.io.loading import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.io.sources import is_uri, list_sources, read_source
+from pixgrade.measures.plugins import load_plugins
 from pixgrade.pipeline import ImageResult
 from pixgrade.pipeline.presentation import attach_presentation, weights_sha256_of
 from pixgrade.policy.decisions import Candidate, Decision, ProductSummary, decide
@@ -63,6 +64,8 @@ class FilterSettings:
             get an error result); ``None``: no limit.
         max_file_bytes: largest file read (checked before reading); ``None``: no limit.
         model_key: identifies the model in the catalogue's cache (computed from ``model`` when None).
+        plugins: modules or ``.py`` files registering custom factors (:mod:`pixgrade.measures.plugins`); their
+            factors are measured, stored and can be named by the policy's rules (load them before the policy).
         engine: where the files to (re)score are scored (a :data:`FileEngine`, e.g.
             :func:`pixgrade.engines.ray.filter_with_ray`, what ``RayEngine.file_engine()`` returns); ``None``: worker
             processes on this machine.
@@ -82,6 +85,7 @@ class FilterSettings:
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES
     model_key: str | None = None
     engine: FileEngine | None = None
+    plugins: tuple[str, ...] = ()
 
 
 FileEngine = Callable[[Sequence[str], "FilterSettings", str], Iterable[ImageResult]]
@@ -105,6 +109,7 @@ def scorer_options(settings: FilterSettings, text_detector: str) -> dict[str, An
         "phash": True,
         "text_detector": text_detector,
         "facts_max_side": settings.facts_max_side,
+        "plugins": tuple(settings.plugins),
     }
 
 
@@ -203,7 +208,9 @@ def model_base_key(model: Any) -> str:
 
 def _model_key(settings: FilterSettings, model_name: str, text_detector: str) -> str:
     base = settings.model_key or model_base_key(settings.model)
-    return f"{base}|pixgrade {__version__}|facts v{FACTS_VERSION} {text_detector}"
+    key = f"{base}|pixgrade {__version__}|facts v{FACTS_VERSION} {text_detector}"
+    custom = load_plugins(settings.plugins)  # stored results without these factors are not reused
+    return f"{key}|factors +{','.join(custom)}" if custom else key
 
 
 def run_filter(

@@ -45,16 +45,20 @@ def add_engine_options(parser: argparse.ArgumentParser, address_note: str = "") 
 
 def scorer_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The ``Scorer`` arguments of the command: a checked, picklable ``ModelRef`` (no loaded model, so they can
-    travel to Ray actors) and the pixel, decoding-memory and file-size limits, the same for every engine.
+    travel to Ray actors), the pixel, decoding-memory and file-size limits and the plugins (``--plugin``, loaded
+    here), the same for every engine.
 
     Raises:
-        ConfigError: the model cannot be resolved (a missing checkpoint, an unknown name).
+        ConfigError: the model cannot be resolved (a missing checkpoint, an unknown name), or a plugin cannot be
+            loaded.
     """
-    from pixgrade.cli.options import memory_limits
+    from pixgrade.cli.options import load_plugin_args, memory_limits
     from pixgrade.model.reference import resolve_model
 
     max_image_bytes, max_file_bytes = memory_limits(args)
+    plugins = load_plugin_args(args)  # a plugin that cannot be loaded is a usage error before any work
     return {
+        "plugins": plugins,
         "model": resolve_model(args.model, args.backend),
         "max_pixels": args.max_pixels,
         "max_image_bytes": max_image_bytes,

@@ -44,16 +44,18 @@ def run(args: argparse.Namespace) -> int:
     if str(args.model).lower() == "none":
         raise ConfigError("explain needs the quality model; --model none has no heatmap")
 
+    from pixgrade.cli.options import load_plugin_args
     from pixgrade.explain import overlay_heatmap, write_png
     from pixgrade.model.reference import resolve_model
     from pixgrade.pipeline.analysis import analyse
     from pixgrade.pipeline.scorer import Scorer
 
+    plugins = load_plugin_args(args)  # custom factors: measured and printed with the built-in ones
     model = resolve_model(args.model, args.backend)  # ConfigError naming what to pass instead
     try:
         # the scoring backend of `pixgrade score` (the score is the same); the heatmap's gradients come from the
         # same checkpoint on PyTorch (Scorer.explainer)
-        scorer = Scorer(model=model)
+        scorer = Scorer(model=model, plugins=plugins)
     except FileNotFoundError as exc:
         raise ConfigError(f"{exc}; pass --model CHECKPOINT to use a trained checkpoint") from None
     if not scorer.can_explain:

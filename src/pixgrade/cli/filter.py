@@ -205,6 +205,9 @@ def run(args: argparse.Namespace) -> int:
 
         parse_spec(args.renditions)  # a bad spec is a usage error before any scoring
         target_from_args_checked(args)
+    from pixgrade.cli.options import load_plugin_args
+
+    plugins = load_plugin_args(args)  # before the policy: its rules may name the plugins' factors
     policy = load_policy(args.policy)
     outdir = Path(args.output) if args.output else None
     if outdir is not None and outdir.exists() and not outdir.is_dir():
@@ -224,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         duplicates=None if args.duplicates == "off" else DuplicateSettings(args.hash_distance, args.similarity),
         duplicate_scope="all" if args.duplicates == "all" else "product",
         text_detector=args.text_detector,
+        plugins=plugins,
     )
     settings.max_image_bytes, settings.max_file_bytes = memory_limits(args)
     from pixgrade.cli.engine import engine_from_args

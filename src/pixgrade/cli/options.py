@@ -47,8 +47,51 @@ def add_model_options(parser: argparse.ArgumentParser, workers_help: str | None 
         help="'default' (shipped model), 'none' (measures only: a documented heuristic score), or a checkpoint",
     )
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help=BACKEND_HELP)
+    add_plugin_option(parser)
     if workers_help is not None:
         parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N", help=workers_help)
+
+
+PLUGIN_HELP = (
+    "a module (dotted name on the Python path) or .py file whose import registers custom factors with "
+    "pixgrade.measures.register_factor; they are measured, get their columns and can be named in policy rules "
+    "(repeatable; default: $PIXGRADE_PLUGINS, separated by commas; see docs/factors.md)"
+)
+
+
+def add_plugin_option(parser: argparse.ArgumentParser) -> None:
+    """``--plugin MODULE_OR_FILE`` (repeatable), as every command that scores images takes it (through
+    :func:`add_model_options`, and ``serve``); resolved and loaded by :func:`load_plugin_args`."""
+    parser.add_argument(
+        "--plugin",
+        dest="plugins",
+        action="append",
+        default=None,
+        metavar="MODULE_OR_FILE",
+        help=PLUGIN_HELP,
+    )
+
+
+def plugin_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """The plugins of the command: its ``--plugin`` options, else those of ``$PIXGRADE_PLUGINS``."""
+    from pixgrade.measures.plugins import parse_plugins, plugins_from_env
+
+    given = getattr(args, "plugins", None)
+    return parse_plugins(given) if given else plugins_from_env()
+
+
+def load_plugin_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """Load the command's plugins (:func:`plugin_args`) in this process, before a policy naming their factors is
+    read; returns them (for the ``Scorer``, which hands them to its worker processes).
+
+    Raises:
+        ConfigError: a plugin that cannot be found or raises on import (exit status 2, naming it and the cause).
+    """
+    from pixgrade.measures.plugins import load_plugins
+
+    plugins = plugin_args(args)
+    load_plugins(plugins)
+    return plugins
 
 
 def add_memory_options(parser: argparse.ArgumentParser) -> None:

@@ -96,6 +96,8 @@ def _load_scorer(args: argparse.Namespace, engine: Any = None) -> Any:
 
     try:
         return engine.scorer if engine is not None else Scorer(**scorer_kwargs(args))
+    except ConfigError:
+        raise
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
     except (ValueError, ImportError) as exc:  # a backend that cannot run this model (e.g. int8 without onnxruntime)
@@ -166,7 +168,7 @@ def _score(args: argparse.Namespace, engine: Any, output: Path | None, html: Pat
 
     from pixgrade.errors import ConfigError
     from pixgrade.io.sources import is_uri, list_sources
-    from pixgrade.pipeline import ImageResult, open_writer, read_rows
+    from pixgrade.pipeline import ImageResult, open_writer, read_rows, result_columns
     from pixgrade.pipeline.writers import ResultWriter, normalise_path
 
     # our own outputs may sit in a scanned folder (e.g. `pixgrade score . -o results.csv --resume`): skip them
@@ -189,7 +191,13 @@ def _score(args: argparse.Namespace, engine: Any, output: Path | None, html: Pat
     record = _provenance(scorer)
     writer: ResultWriter | None = None
     if output is not None:
-        writer = open_writer(output, resume=args.resume, overwrite=args.overwrite, provenance=record)
+        writer = open_writer(
+            output,
+            result_columns(scorer.factor_names),
+            resume=args.resume,
+            overwrite=args.overwrite,
+            provenance=record,
+        )
     done = writer.existing_paths if writer is not None else set()
     todo = [f for f in files if normalise_path(f) not in done]
     skipped = len(files) - len(todo)
@@ -212,7 +220,7 @@ def _score(args: argparse.Namespace, engine: Any, output: Path | None, html: Pat
             walked = (ImageResult(path=f, error=cause) for f, cause in unreadable_todo.items())
             results = engine.score(todo)
             for result in itertools.chain(walked, results):
-                row = result.to_row()
+                row = result.to_row(scorer.factor_names)  # custom factors (--plugin) after the built-in ones
                 if writer is not None:
                     writer.write(row)
                 elif args.jsonl_stdout:

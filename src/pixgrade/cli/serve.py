@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pixgrade.cli.options import BACKEND_CHOICES, BACKEND_HELP
+from pixgrade.cli.options import BACKEND_CHOICES, BACKEND_HELP, add_plugin_option
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", default=None, help="'default' (shipped weights), a checkpoint path, or 'none'")
     parser.add_argument("--backend", default=None, choices=BACKEND_CHOICES, help=BACKEND_HELP)
+    add_plugin_option(parser)  # PIXGRADE_PLUGINS, as every setting: how the worker processes receive them
     parser.add_argument("--policy", default=None, metavar="NAME", help="marketplace rule preset applied to each image")
     parser.add_argument(
         "--api-key",
@@ -139,6 +140,7 @@ _SETTINGS = (
     "threads",
     "torch_threads",
     "log_level",
+    "plugins",
 )
 
 

@@ -21,13 +21,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pixgrade.errors import ImageLoadError
+from pixgrade.errors import ConfigError, ImageLoadError
 from pixgrade.facts import FACTS_MAX_SIDE, ImageFacts, measure_facts, perceptual_hash
 from pixgrade.io import load_image, sha256_bytes
 from pixgrade.io.arrays import fit_longest_side
 from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.io.sources import read_source
 from pixgrade.measures import Factor, measure_all
+from pixgrade.measures.plugins import load_plugins
 
 __all__ = ["ERROR_KINDS", "Analysis", "AnalysisSettings", "analyse", "analyse_chunk"]
 
@@ -70,6 +71,8 @@ class AnalysisSettings:
         text_detector: the facts' text detector (``auto``, ``db`` or ``classical``; the :class:`Scorer` resolves
             ``auto`` once, so every worker agrees).
         phash: also compute the perceptual hash (:func:`pixgrade.facts.perceptual_hash`) of the decoded image.
+        plugins: modules or ``.py`` files registering custom factors (:mod:`pixgrade.measures.plugins`), loaded
+            (once per process) before measuring: worker processes do not inherit the parent's registrations.
 
     The image is decoded once, at the largest side the measures or the facts need (:attr:`decode_max_side`).
     """
@@ -84,6 +87,7 @@ class AnalysisSettings:
     phash: bool = False
     max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES
     max_file_bytes: int | None = None
+    plugins: tuple[str, ...] = ()
 
     @property
     def decode_max_side(self) -> int | None:
@@ -154,6 +158,8 @@ def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str |
     result.width, result.height = (int(v) for v in image.original_size)
     result.format = image.format
     try:
+        if settings.plugins:
+            load_plugins(settings.plugins)  # imported once per process; a no-op afterwards
         result.factors = measure_all(image, settings.factor_names)
         if settings.facts:
             facts_rgb = fit_longest_side(image.rgb, settings.facts_max_side)
@@ -166,6 +172,8 @@ def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str |
             result.phash = perceptual_hash(image.rgb)
     except MemoryError:
         return result.fail("not enough memory to measure the image", "out_of_memory")
+    except ConfigError as exc:  # a plugin this process cannot load (e.g. a path a Ray node does not see)
+        return result.fail(str(exc), "measure_failed")
     except ValueError as exc:  # an input the measures refuse (e.g. a picture of 3x3 pixels)
         return result.fail(f"cannot analyse: {exc}", "measure_failed")
     except Exception as exc:

@@ -13,6 +13,7 @@ from pixgrade.errors import ConfigError
 from pixgrade.facts import FACTS_MAX_SIDE, available_text_detectors
 from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, list_factors
+from pixgrade.measures.plugins import load_plugins, parse_plugins
 from pixgrade.model.reference import ModelRef, resolve_model
 from pixgrade.pipeline.analysis import Analysis, AnalysisSettings, analyse, analyse_chunk, init_worker, run_model
 from pixgrade.pipeline.combine import build_reasons, measures_score
@@ -24,7 +25,24 @@ if TYPE_CHECKING:
     from pixgrade.explain import Explanation
     from pixgrade.model.interface import Predictor
 
-__all__ = ["Scorer", "default_workers"]
+__all__ = ["Scorer", "default_workers", "scorer_factor_names"]
+
+
+def scorer_factor_names(factors: Sequence[str] | None = None, plugins: Sequence[str] = ()) -> tuple[str, ...]:
+    """The factors a :class:`Scorer` with these arguments measures (and the columns it gives): ``factors`` when
+    given, else the built-in ones followed by those the ``plugins`` register (loading them in this process).
+
+    Raises:
+        ConfigError: a plugin that cannot be loaded, or an unknown factor name.
+    """
+    added = load_plugins(plugins)
+    if factors is None:
+        return (*FACTOR_NAMES, *(name for name in added if name not in FACTOR_NAMES))
+    known = [spec.name for spec in list_factors()]  # built-in and registered with register_factor
+    unknown = [name for name in factors if name not in known]
+    if unknown:
+        raise ConfigError(f"unknown factor(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return tuple(factors)
 
 
 def default_workers(n_items: int | None = None) -> int:
@@ -81,9 +99,11 @@ class Scorer:
         backend: ``"auto"`` (INT8 ONNX Runtime when the model has an up-to-date INT8 export, else fp32 ONNX
             Runtime, else PyTorch), ``"int8"``, ``"onnx"``, ``"fp32"`` or ``"torch"``; see
             :func:`pixgrade.model.predictor.load_predictor`.
-        factors: factor names to measure (default: all of :data:`pixgrade.measures.FACTOR_NAMES`); factors added
-            with :func:`pixgrade.measures.register_factor` are accepted by name (register them in a module the
-            worker processes import too, or score with ``workers=0``).
+        factors: factor names to measure (default: all of :data:`pixgrade.measures.FACTOR_NAMES`, then those the
+            ``plugins`` register); factors added with :func:`pixgrade.measures.register_factor` are accepted by
+            name (register them in a plugin, so the worker processes load them too, or score with ``workers=0``).
+        plugins: modules (dotted names) or ``.py`` files whose import registers custom factors
+            (:mod:`pixgrade.measures.plugins`): loaded here, and in every worker process from :attr:`settings`.
         max_pixels: refuse images with more pixels than this (decompression-bomb guard).
         max_image_bytes: memory budget for decoding one image, known from its header before decoding
             (:func:`pixgrade.io.decode_memory`); ``None``: none.
@@ -125,12 +145,10 @@ class Scorer:
         facts_max_side: int = FACTS_MAX_SIDE,
         max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES,
         max_file_bytes: int | None = None,
+        plugins: Sequence[str] = (),
     ) -> None:
-        if factors is not None:  # built-in factors and any registered with pixgrade.measures.register_factor
-            known = [spec.name for spec in list_factors()]
-            unknown = [name for name in factors if name not in known]
-            if unknown:
-                raise ConfigError(f"unknown factor(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        self.plugins: tuple[str, ...] = parse_plugins(plugins)
+        self.factor_names: tuple[str, ...] = scorer_factor_names(factors, self.plugins)
         if max_pixels <= 0:
             raise ConfigError(f"max_pixels must be positive, got {max_pixels}")
         if isinstance(measure_max_side, int) and measure_max_side < 64:
@@ -148,7 +166,6 @@ class Scorer:
         self.phash = phash
         self.text_detector = text_detector
         self.facts_max_side = facts_max_side
-        self.factor_names: tuple[str, ...] = tuple(factors) if factors is not None else FACTOR_NAMES
         self.max_pixels = max_pixels
         self.max_image_bytes = max_image_bytes
         self.max_file_bytes = max_file_bytes
@@ -194,6 +211,7 @@ class Scorer:
             facts_max_side=self.facts_max_side,
             text_detector=self.text_detector,
             phash=self.phash,
+            plugins=self.plugins,
         )
 
     def score_batch(self, analyses: Sequence[Analysis]) -> list[ImageResult]:

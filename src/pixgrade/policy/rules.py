@@ -9,7 +9,8 @@ Metrics a rule can test (see :func:`image_metrics`):
 - ``score`` (0–5, model), ``grade`` (0–5);
 - ``factor.<name>`` (factor score in [0, 1], 1 = good), ``factor.<name>.value`` (raw value),
   ``factor.<name>.flag`` (true = problem), for every factor in ``pixgrade.measures.FACTOR_NAMES`` and every
-  factor registered with ``pixgrade.measures.register_factor`` before the policy is loaded;
+  factor registered with ``pixgrade.measures.register_factor`` before the policy is loaded (on the command line:
+  ``--plugin MODULE_OR_FILE``; an unknown factor is a ``ConfigError`` listing the known ones);
 - ``severity.<name>`` (model severity in [0, 1], 1 = severe);
 - ``width``, ``height``, ``longest_side``, ``shortest_side`` (pixels), ``aspect_ratio`` (width / height),
   ``megapixels``, ``format`` (Pillow name, e.g. ``JPEG``), ``file_bytes``;
@@ -317,8 +318,11 @@ def _parse_rule(raw: Any, where: str) -> Rule:
     if metric not in known:
         import difflib
 
-        close = difflib.get_close_matches(metric, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if metric.startswith("factor."):
+            hint = _factor_hint(metric)
+        else:
+            close = difflib.get_close_matches(metric, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"{where}: unknown metric {metric!r}{hint}; known metrics: {', '.join(known)}")
     return Rule(
         id=str(raw.get("id") or f"{metric} {op} {value}"),
@@ -327,6 +331,26 @@ def _parse_rule(raw: Any, where: str) -> Rule:
         value=list(value) if isinstance(value, tuple) else value,
         action=action,  # type: ignore[arg-type]
         message=raw.get("message"),
+    )
+
+
+def _factor_hint(metric: str) -> str:
+    """For a ``factor.<name>…`` metric that is not known: what is wrong with it, naming the factor and listing the
+    known ones (built-in, then registered, e.g. by ``--plugin``)."""
+    import difflib
+
+    from pixgrade.measures import list_factors
+
+    parts = metric.split(".")
+    name = parts[1] if len(parts) > 1 else ""
+    factors = [spec.name for spec in list_factors()]
+    if name in factors:
+        return f"; factor {name!r} has the metrics factor.{name} (score), factor.{name}.value and factor.{name}.flag"
+    close = difflib.get_close_matches(name, factors, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f": no factor {name!r}{hint}; known factors: {', '.join(factors)} (a custom factor is known once its module "
+        "is loaded: --plugin MODULE_OR_FILE or $PIXGRADE_PLUGINS on the command line, see docs/factors.md)"
     )
 
 

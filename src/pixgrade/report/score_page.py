@@ -176,6 +176,9 @@ def render_score_page(
 
     kept = heapq.nsmallest(max_cards, counted(rows), key=_sort_key)
     factor_names = [n for n in FACTOR_NAMES if kept and any(f"{n}_score" in r for r in kept)]
+    if kept:  # custom factors (pixgrade score --plugin), after the built-in ones: <name>_score, _flag and _value
+        stems = [column.removesuffix("_score") for column in kept[0] if column.endswith("_score")]
+        factor_names += [n for n in stems if n not in factor_names and {f"{n}_flag", f"{n}_value"} <= set(kept[0])]
     cards = [_card(i, row, factor_names, max_reasons) for i, row in enumerate(kept)]
     if thumbnails and cards:
         from pixgrade.pipeline.parallel import usable_cpus

@@ -64,6 +64,9 @@ class ServeConfig:
     threads: int = 2
     torch_threads: int = 0
     log_level: str = "info"
+    plugins: tuple[str, ...] = ()
+    """Modules or ``.py`` files registering custom factors (``PIXGRADE_PLUGINS``: separated by commas; a file: a
+    list or such a string), loaded by every server process before its model and policy."""
 
     def validate(self) -> ServeConfig:
         """Itself, or :class:`ConfigError` naming the first bad setting."""
@@ -91,6 +94,16 @@ _OPTIONAL = {"policy", "api_key", "catalog"}
 
 
 def _convert(name: str, value: Any, where: str) -> Any:
+    if name == "plugins":
+        from pixgrade.measures.plugins import parse_plugins
+
+        if (
+            value is None
+            or isinstance(value, str)
+            or (isinstance(value, list | tuple) and all(isinstance(v, str) for v in value))
+        ):
+            return parse_plugins(value)
+        raise ConfigError(f"{where}: plugins must be a list of module names or .py files, got {value!r}")
     if value is None or (name in _OPTIONAL and value == ""):
         return None
     kind = _TYPES.get(name, str)
@@ -166,7 +179,10 @@ def load_config(
 
 def config_to_env(config: ServeConfig) -> dict[str, str]:
     """``PIXGRADE_*`` variables that make :func:`load_config` give ``config`` back (for worker processes)."""
-    return {ENV_PREFIX + name.upper(): "" if value is None else str(value) for name, value in asdict(config).items()}
+    return {
+        ENV_PREFIX + name.upper(): "" if value is None else ",".join(value) if name == "plugins" else str(value)
+        for name, value in asdict(config).items()
+    }
 
 
 @dataclass(frozen=True)

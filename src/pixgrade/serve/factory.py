@@ -28,8 +28,13 @@ def app_from_config(config: ServeConfig, announce: bool = False) -> Any:
 
     try:
         scorer = Scorer(
-            model=config.model, backend=config.backend, max_image_bytes=config.max_image_memory * 1024 * 1024
+            model=config.model,
+            backend=config.backend,
+            max_image_bytes=config.max_image_memory * 1024 * 1024,
+            plugins=config.plugins,  # before the policy is read: its rules may name the plugins' factors
         )
+    except ConfigError:
+        raise
     except FileNotFoundError as exc:
         raise ConfigError(
             f"{exc}; pass --model CHECKPOINT for a trained checkpoint, or --model none for factor measures only"

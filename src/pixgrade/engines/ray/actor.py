@@ -46,7 +46,7 @@ class ScoreBatch:
         cv2.setNumThreads(1)  # one CPU per actor, as the local engine's worker processes
         self.scorer = Scorer(**dict(scorer_kwargs))
         self.keep_results = keep_results
-        self.columns = result_columns()
+        self.columns = result_columns(self.scorer.factor_names)  # with the plugins' factors, as locally
         self.schema = parquet_schema(self.columns)
 
     def results(self, paths: Sequence[str]) -> list[ImageResult]:
@@ -63,7 +63,8 @@ class ScoreBatch:
         paths = [path_from_text(str(p)) for p in batch["path"]]  # the names exactly, undecodable bytes included
         index = pa.array(np.asarray(batch["index"], dtype=np.int64))
         if not self.keep_results:  # the Parquet rows, plus the input index (dropped by the writer)
-            table = pa.Table.from_pylist([r.to_row() for r in self.results(paths)], schema=self.schema)
+            rows = [r.to_row(self.scorer.factor_names) for r in self.results(paths)]
+            table = pa.Table.from_pylist(rows, schema=self.schema)
             return table.append_column(INDEX_COLUMN, index)
         blobs = [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in self.results(paths)]
         return pa.table({INDEX_COLUMN: index, RESULT_COLUMN: pa.array(blobs, pa.binary())})

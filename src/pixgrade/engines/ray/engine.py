@@ -19,7 +19,8 @@ from pixgrade.engines.ray.session import RaySession, data_context, ray_available
 from pixgrade.engines.ray.sink import check_output_dir, datasink, output_lock, rows_table, write_table
 from pixgrade.errors import ConfigError, PixgradeError
 from pixgrade.io.files import path_text
-from pixgrade.pipeline import ImageResult
+from pixgrade.pipeline import ImageResult, result_columns
+from pixgrade.pipeline.scorer import scorer_factor_names
 from pixgrade.pipeline.writers import PARQUET_METADATA_KEY
 
 if TYPE_CHECKING:
@@ -252,7 +253,9 @@ def _write_parquet(
                 results = recovery([todo[i] for i in missing])
             finally:
                 recovery.close()
-            table = rows_table([r.to_row() for r in results])
+            options = dict(scorer_kwargs or {})  # the actors' columns: built-in factors, then the plugins'
+            names = scorer_factor_names(options.get("factors"), options.get("plugins", ()))
+            table = rows_table([r.to_row(names) for r in results], result_columns(names))
             files.append(write_table(table, output, f"{run}_{missing[0]:012d}_recovered.parquet", metadata))
             n_failed += sum(r.error is not None for r in results)
     return RayRunSummary(

@@ -4,7 +4,7 @@ write partitioned Parquet with (local folders or any filesystem pyarrow knows: `
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +157,9 @@ def write_table(table: Any, output: str, name: str, metadata: Mapping[str, str] 
     return path if not is_uri(output) else f"{output.split('://', 1)[0]}://{path}"
 
 
-def rows_table(rows: list[dict[str, Any]]) -> Any:
-    """An Arrow table of result rows with the output's schema (:func:`parquet_schema`)."""
+def rows_table(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> Any:
+    """An Arrow table of result rows with the output's schema (:func:`parquet_schema` of ``columns``, default
+    the built-in factors' columns)."""
     import pyarrow as pa
 
-    return pa.Table.from_pylist(rows, schema=parquet_schema())
+    return pa.Table.from_pylist(rows, schema=parquet_schema(columns))
