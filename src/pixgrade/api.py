@@ -238,11 +238,11 @@ def _scorer(
     text_detector: str = "auto",
     plugins: Sequence[str] = (),
 ) -> Scorer:
-    from pixgrade.measures.plugins import parse_plugins
+    from pixgrade.measures.plugins import absolute_plugins
     from pixgrade.pipeline import Scorer
 
     if isinstance(model, Scorer):
-        missing = [p for p in parse_plugins(plugins) if p not in model.plugins]
+        missing = [p for p in absolute_plugins(plugins) if p not in model.plugins]
         if missing:
             raise ConfigError(
                 f"plugins {', '.join(missing)}: give them to pixgrade.load_model(plugins=...), whose Scorer decides "

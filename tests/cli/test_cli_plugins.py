@@ -220,6 +220,17 @@ def test_plugins_are_loaded_once_and_listed_by_the_environment(plugin: Path) -> 
     assert plugins.plugins_from_env({plugins.PLUGINS_ENV: f"{plugin}"}) == (str(plugin),)
 
 
+def test_workers_are_sent_absolute_plugin_paths(tmp_path: Path, plugin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pixgrade.pipeline import Scorer
+
+    monkeypatch.chdir(plugin.parent)
+    scorer = Scorer("none", plugins=["redness.py", "pixgrade.measures.colour"])
+    assert scorer.settings.plugins == (str(plugin), "pixgrade.measures.colour")  # another working folder finds it
+    assert scorer.factor_names == (*FACTOR_NAMES, "redness")
+    monkeypatch.chdir(tmp_path)
+    assert "redness" in plugins.load_plugins(scorer.settings.plugins)  # the same module, not imported twice
+
+
 def test_serve_settings_carry_the_plugins_to_worker_processes(plugin: Path, tmp_path: Path) -> None:
     from pixgrade.serve.config import config_to_env, load_config
 

@@ -23,7 +23,7 @@ from types import ModuleType
 from pixgrade.errors import ConfigError
 from pixgrade.measures import base
 
-__all__ = ["PLUGINS_ENV", "load_plugins", "parse_plugins", "plugin_factors"]
+__all__ = ["PLUGINS_ENV", "absolute_plugins", "load_plugins", "parse_plugins", "plugin_factors", "plugins_from_env"]
 
 #: The environment variable listing plugins (commas or ``os.pathsep`` between them).
 PLUGINS_ENV = "PIXGRADE_PLUGINS"
@@ -53,7 +53,14 @@ def plugins_from_env(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
 
 
 def _is_file(name: str) -> bool:
+    """A plugin ending in ``.py`` or holding a path separator is a file; anything else a dotted module name."""
     return name.endswith(".py") or "/" in name or os.sep in name
+
+
+def absolute_plugins(plugins: Sequence[str]) -> tuple[str, ...]:
+    """:func:`parse_plugins`, with files as absolute paths: what worker processes are sent (a Ray worker or a
+    process with another working folder still finds ``./redness.py``)."""
+    return tuple(str(Path(p).expanduser().absolute()) if _is_file(p) else p for p in parse_plugins(plugins))
 
 
 def _module_name(path: Path) -> str:

@@ -13,7 +13,7 @@ from pixgrade.errors import ConfigError
 from pixgrade.facts import FACTS_MAX_SIDE, available_text_detectors
 from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.measures import FACTOR_NAMES, WORK_SIDE, list_factors
-from pixgrade.measures.plugins import load_plugins, parse_plugins
+from pixgrade.measures.plugins import absolute_plugins, load_plugins
 from pixgrade.model.reference import ModelRef, resolve_model
 from pixgrade.pipeline.analysis import Analysis, AnalysisSettings, analyse, analyse_chunk, init_worker, run_model
 from pixgrade.pipeline.combine import build_reasons, measures_score
@@ -147,7 +147,7 @@ class Scorer:
         max_file_bytes: int | None = None,
         plugins: Sequence[str] = (),
     ) -> None:
-        self.plugins: tuple[str, ...] = parse_plugins(plugins)
+        self.plugins: tuple[str, ...] = absolute_plugins(plugins)  # as the worker processes will load them
         self.factor_names: tuple[str, ...] = scorer_factor_names(factors, self.plugins)
         if max_pixels <= 0:
             raise ConfigError(f"max_pixels must be positive, got {max_pixels}")

@@ -257,8 +257,8 @@ class ResultWriter(ABC):
             extra = [c for c in found if c not in self.columns]
             detail = f"missing {missing[:5]}" if missing else f"unexpected {extra[:5]}" if extra else "different order"
             raise ConfigError(
-                f"{where}: its columns do not match this version of pixgrade ({detail}); "
-                "write to a new file or use --overwrite"
+                f"{where}: its columns do not match this version of pixgrade and these factors ({detail}); "
+                "resume with the --plugin options of the run that wrote it, or write to a new file or use --overwrite"
             )
 
 
