@@ -59,3 +59,55 @@ def test_index_is_updated_incrementally_and_answers_queries(tmp_path: Path) -> N
         assert index.n_hashes == 5 and len(index.live_keys("hash")) == 4
         assert [Path(m.path).name for m in find_in_catalog(catalog, index, scene(6))] == ["p3.png"]
         assert find_in_catalog(catalog, index, scene(0)) == []
+
+
+def test_filter_takes_content_embeddings_from_the_one_decode(tmp_path: Path, monkeypatch: object) -> None:
+    """With a model and duplicates on, the duplicate step gets each new image's content embedding from the
+    per-image stage (no second decode of the file), close to the one computed from the file as before."""
+    import pytest
+
+    import pixgrade.catalog.duplicates as duplicates
+    from pixgrade.catalog import FilterSettings, run_filter
+    from pixgrade.dedupe import DuplicateSettings
+    from pixgrade.dedupe.features import content_embedding
+    from pixgrade.policy import load_policy
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    folder = tmp_path / "shop" / "sku1"
+    folder.mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(scene(20 + i, 400)).save(folder / f"p{i}.jpg", quality=92)
+    Image.fromarray(scene(20, 400)).resize((300, 300)).save(folder / "p0-small.jpg", quality=85)
+    decoded: list[str] = []
+    real = duplicates.load_image
+
+    def counting(source: object, **kwargs: object) -> object:
+        import traceback
+
+        if any(frame.name == "content_embeddings_for" for frame in traceback.extract_stack()):
+            decoded.append(str(source))  # decoded again for its embedding (keypoint verification may decode too)
+        return real(source, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duplicates, "load_image", counting)
+    settings = FilterSettings(
+        policy=load_policy("generic"),
+        group_by="folder",
+        model="default",
+        workers=0,
+        duplicates=DuplicateSettings(),
+        text_detector="classical",
+    )
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        outcome = run_filter([tmp_path / "shop"], settings, catalog)
+        (cluster,) = outcome.clusters  # the half-size copy and its original
+        assert sorted(Path(p).name for p in [cluster[0], *cluster[1]]) == ["p0-small.jpg", "p0.jpg"]
+        assert decoded == []  # no image decoded a second time for its embedding
+        from pixgrade.pipeline import Scorer
+
+        predictor = Scorer(model="default").predictor
+        model = duplicates.content_model_name(outcome.model_key)
+        for record in outcome.records:
+            stored = catalog.content_embedding(record.result.sha256 or "", model)
+            assert stored is not None, record.path
+            from_file = content_embedding(real(record.path, max_side=duplicates.PIXEL_SIDE).rgb, predictor)
+            assert float(stored @ from_file) > 0.99  # the same embedding as computed from the file

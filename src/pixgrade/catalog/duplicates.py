@@ -11,7 +11,7 @@ another model, or holds too many dropped entries. The catalogue's pHash (``image
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,12 @@ import numpy as np
 from pixgrade.catalog.store import Catalog
 from pixgrade.dedupe.duplicates import DuplicateSettings, perceptual_hash, verify_pair
 from pixgrade.dedupe.duplicates import PairPixels as Pixels
-from pixgrade.dedupe.features import CONTENT_SIDE, content_embedding
+from pixgrade.dedupe.features import content_embedding
 from pixgrade.dedupe.index import DuplicateIndex, hamming, hashes_to_bytes
 from pixgrade.errors import ImageLoadError
 from pixgrade.io import load_image
 from pixgrade.io.arrays import fit_longest_side
+from pixgrade.pipeline.content import PIXEL_SIDE
 
 __all__ = [
     "CatalogMatch",
@@ -35,9 +36,6 @@ __all__ = [
     "load_pixels",
     "sync_index",
 ]
-
-PIXEL_SIDE = 2 * CONTENT_SIDE
-"""Longest side images are decoded at for embeddings and keypoints (JPEG DCT scaling makes this cheap)."""
 
 
 def index_folder(catalog_path: str | Path) -> Path:
@@ -237,14 +235,21 @@ def content_embeddings_for(
     predictor: Any,
     model: str,
     pixels_of: Callable[[str], np.ndarray | None] = load_pixels,
+    *,
+    fresh: Mapping[str, np.ndarray] | None = None,
 ) -> list[np.ndarray | None]:
-    """Content embeddings of ``(path, sha256)`` items: stored ones reused, the others computed and stored (None
-    for a file that cannot be read)."""
+    """Content embeddings of ``(path, sha256)`` items: ``fresh`` ones (by path: computed by the per-image stage
+    from the image's one decode) and stored ones reused, the others computed from the file (``pixels_of``); new
+    ones stored (None for a file that cannot be read)."""
     out: list[np.ndarray | None] = []
     new: list[tuple[str, str, str, np.ndarray]] = []
+    fresh = fresh or {}
     for path, sha256 in items:
         stored = catalog.content_embedding(sha256, model) if sha256 else None
-        if stored is None and sha256:
+        if stored is None and sha256 and path in fresh:
+            stored = np.asarray(fresh[path], dtype=np.float32)
+            new.append((path, sha256, model, stored))
+        elif stored is None and sha256:
             rgb = pixels_of(path)
             if rgb is not None:
                 stored = content_embedding(rgb, predictor)

@@ -107,6 +107,8 @@ def scorer_options(settings: FilterSettings, text_detector: str) -> dict[str, An
         "max_file_bytes": settings.max_file_bytes,
         "facts": True,
         "phash": True,
+        # with duplicates on, their content embeddings come from the same decode as everything else
+        "content": settings.duplicates is not None and settings.duplicates.embedding_similarity is not None,
         "text_detector": text_detector,
         "facts_max_side": settings.facts_max_side,
         "plugins": tuple(settings.plugins),
@@ -456,7 +458,12 @@ def _find_duplicates(
     if predictor is not None and settings.duplicates.embedding_similarity is not None:
         model = content_model_name(model_key)
         keyed = [(source_key(r.path), r.result.sha256) for r, ok in zip(ordered, valid, strict=True) if ok]
-        computed = iter(content_embeddings_for(catalog, keyed, predictor, model))
+        fresh = {  # computed by the per-image stage of this run (reused records have theirs stored)
+            source_key(r.path): r.result.content_embedding
+            for r, ok in zip(ordered, valid, strict=True)
+            if ok and r.result.content_embedding is not None
+        }
+        computed = iter(content_embeddings_for(catalog, keyed, predictor, model, fresh=fresh))
         embeddings = [next(computed) if ok else None for ok in valid]
         say(f"content embeddings of {sum(valid)} images")
     found = find_duplicates(

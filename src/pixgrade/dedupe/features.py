@@ -1,7 +1,8 @@
 """What near-duplicate search knows about one image: a content embedding at a fixed size, a colour signature and,
 for verifying candidate pairs, ORB local features matched under a similarity transform.
 
-- :func:`content_embedding` runs the quality model on a copy resized to :data:`CONTENT_SIDE` pixels (longest side):
+- :func:`content_embedding` (:mod:`pixgrade.pipeline.content`) runs the quality model on a copy resized to
+  :data:`CONTENT_SIDE` pixels (longest side):
   the model's own embedding is computed at the image's resolution (it judges sharpness and resolution), so a
   half-size copy of a photo lands far from the original; at a fixed size copies, crops and re-framings of one photo
   stay close (measured in ``benchmarks/duplicates.py``).
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from pixgrade.io.arrays import check_rgb, resize_longest_side
+from pixgrade.pipeline.content import CONTENT_SIDE, content_embedding
 
 __all__ = [
     "CONTENT_SIDE",
@@ -32,26 +34,10 @@ __all__ = [
     "local_features",
 ]
 
-CONTENT_SIDE = 224
-"""Longest side, in pixels, of the copy the content embedding is computed on."""
-
 LOCAL_SIDE = 192
 """Longest side, in pixels, of the copy ORB features are computed on."""
 
 THUMB_FACTOR = 2
-
-
-def content_embedding(rgb: np.ndarray, predictor: Any) -> np.ndarray:
-    """L2-normalised embedding of ``rgb`` resized to :data:`CONTENT_SIDE` (longest side) by ``predictor.embed``.
-
-    Shape:
-        - rgb: ``(H, W, 3)`` uint8.
-        - output: ``(E,)`` float32.
-    """
-    check_rgb(rgb)
-    vector = np.asarray(predictor.embed([resize_longest_side(rgb, CONTENT_SIDE)])[0], dtype=np.float32).ravel()
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
 
 
 def colour_signature(rgb: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
 from pixgrade.io.sources import read_source
 from pixgrade.measures import Factor, measure_all
 from pixgrade.measures.plugins import load_plugins
+from pixgrade.pipeline.content import content_input, normalised
 
 __all__ = ["ERROR_KINDS", "Analysis", "AnalysisSettings", "analyse", "analyse_chunk"]
 
@@ -71,6 +72,8 @@ class AnalysisSettings:
         text_detector: the facts' text detector (``auto``, ``db`` or ``classical``; the :class:`Scorer` resolves
             ``auto`` once, so every worker agrees).
         phash: also compute the perceptual hash (:func:`pixgrade.facts.perceptual_hash`) of the decoded image.
+        content: also compute the content embedding near-duplicate search compares
+            (:mod:`pixgrade.pipeline.content`) from the decoded image, when there is a model.
         plugins: modules or ``.py`` files registering custom factors (:mod:`pixgrade.measures.plugins`), loaded
             (once per process) before measuring: worker processes do not inherit the parent's registrations.
 
@@ -85,6 +88,7 @@ class AnalysisSettings:
     facts_max_side: int = FACTS_MAX_SIDE
     text_detector: str = "auto"
     phash: bool = False
+    content: bool = False
     max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES
     max_file_bytes: int | None = None
     plugins: tuple[str, ...] = ()
@@ -120,10 +124,15 @@ class Analysis:
     """RGB uint8 ``(H, W, 3)`` for the model (``None`` without a model or on error)."""
     model_output: Any = None
     """A ``pixgrade.model.predictor.ModelOutput`` when the model ran in the worker."""
+    content_rgb: np.ndarray | None = None
+    """RGB uint8 copy for the content embedding (:func:`pixgrade.pipeline.content.content_input`), when asked
+    for; dropped once the model ran."""
+    content_embedding: np.ndarray | None = None
+    """The content embedding ``(E,)`` float32, L2-normalised, once the model ran (``None`` when not asked for)."""
 
     def fail(self, message: str, kind: str) -> Analysis:
-        """Record a failure (drops the model input); returns ``self``."""
-        self.error, self.error_kind, self.model_rgb = message, kind, None
+        """Record a failure (drops the model inputs); returns ``self``."""
+        self.error, self.error_kind, self.model_rgb, self.content_rgb = message, kind, None, None
         return self
 
 
@@ -181,6 +190,8 @@ def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str |
         return result.fail(f"measuring failed: {type(exc).__name__}: {exc}", "measure_failed")
     if settings.model_max_side is not None:
         result.model_rgb = np.ascontiguousarray(fit_longest_side(image.rgb, settings.model_max_side))
+        if settings.content:
+            result.content_rgb = np.ascontiguousarray(content_input(image.rgb))
     return result
 
 
@@ -247,3 +258,15 @@ def run_model(predictor: Any, analyses: Sequence[Analysis]) -> None:
         else:
             a.model_output = out
         a.model_rgb = None
+    _embed_content(predictor, [a for a in todo if a.error is None and a.content_rgb is not None])
+
+
+def _embed_content(predictor: Any, analyses: Sequence[Analysis]) -> None:
+    """Set the content embedding of each analysis (:mod:`pixgrade.pipeline.content`) and drop its pixels. A
+    failure leaves it ``None`` (the duplicate step then computes it from the file) and fails no image."""
+    for a in analyses:
+        try:
+            a.content_embedding = normalised(predictor.embed([a.content_rgb])[0])
+        except Exception:
+            logger.debug("content embedding failed on %s", a.path, exc_info=True)
+        a.content_rgb = None

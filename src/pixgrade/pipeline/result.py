@@ -109,6 +109,8 @@ class ImageResult:
         error_kind: machine-readable kind of ``error`` (one of :data:`pixgrade.pipeline.analysis.ERROR_KINDS`).
         facts: marketplace facts, in the file's pixels, when they were asked for (not part of the table row).
         phash: perceptual hash, when it was asked for (not part of the table row).
+        content_embedding: the near-duplicate content embedding (:mod:`pixgrade.pipeline.content`), when it was
+            asked for (not part of the table row).
         presentation: catalogue-shot judgement in [0, 1] (1 = plain background, product centred and filling the
             frame; 0 = a casual photo), :mod:`pixgrade.model.presentation`; ``None`` on error.
         presentation_reasons: plain words for ``presentation``, the judgement first.
@@ -134,6 +136,7 @@ class ImageResult:
     error_kind: str | None = None
     facts: ImageFacts | None = None
     phash: str | None = None
+    content_embedding: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

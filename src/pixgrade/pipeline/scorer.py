@@ -121,6 +121,8 @@ class Scorer:
         facts: also measure the marketplace facts (:mod:`pixgrade.facts`) of every image (``ImageResult.facts``,
             sizes in the file's pixels), from the same decode as the measures and the model input.
         phash: also compute every image's perceptual hash (``ImageResult.phash``).
+        content: with a model, also compute every image's content embedding for near-duplicate search
+            (``ImageResult.content_embedding``, :mod:`pixgrade.pipeline.content`) from the same decode.
         text_detector: the facts' text detector, ``auto`` (resolved once here: ``db`` when its model is
             installed, else ``classical``), ``db`` or ``classical``.
         facts_max_side: longest side the facts are measured at (default 1024).
@@ -141,6 +143,7 @@ class Scorer:
         model_in_workers: bool = False,
         facts: bool = False,
         phash: bool = False,
+        content: bool = False,
         text_detector: str = "auto",
         facts_max_side: int = FACTS_MAX_SIDE,
         max_image_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES,
@@ -164,6 +167,7 @@ class Scorer:
             )
         self.facts = facts
         self.phash = phash
+        self.content = content
         self.text_detector = text_detector
         self.facts_max_side = facts_max_side
         self.max_pixels = max_pixels
@@ -211,6 +215,7 @@ class Scorer:
             facts_max_side=self.facts_max_side,
             text_detector=self.text_detector,
             phash=self.phash,
+            content=self.content,
             plugins=self.plugins,
         )
 
@@ -283,6 +288,7 @@ class Scorer:
             error_kind=analysis.error_kind,
             facts=analysis.facts,
             phash=analysis.phash,
+            content_embedding=analysis.content_embedding,
         )
         if analysis.error is not None:
             return result
