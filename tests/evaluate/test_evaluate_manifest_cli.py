@@ -126,3 +126,22 @@ def test_cli_usage_errors(tmp_path: Path, fake_model: BrightnessPredictor, capsy
     assert "bad.csv: line 2: score 11 is outside 0..5" in capsys.readouterr().err
     assert main(["evaluate", str(manifest), "--batch-size", "0", "-o", str(tmp_path / "e3")]) == 2
     assert not (tmp_path / "e2").exists() and not (tmp_path / "e3").exists()
+
+
+def test_a_prediction_is_the_score_of_pixgrade_score(tmp_path: Path) -> None:
+    """evaluate decodes and resizes as the pipeline does: a large JPEG gets exactly the score `score` gives it."""
+    from PIL import Image
+
+    from pixgrade.pipeline import Scorer
+
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "set"
+    folder.mkdir()
+    yy, xx = np.mgrid[0:700, 0:1100]
+    pixels = np.stack([xx % 255, yy % 255, (xx + yy) % 255], axis=-1) + rng.normal(0, 12, (700, 1100, 3))
+    Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(folder / "big.jpg", quality=90)
+    (folder / "labels.csv").write_text("image,score\nbig.jpg,3.0\n")
+    scorer = Scorer(model="default")  # the shipped model (an untrained network barely depends on its input)
+    table = evaluate_manifest(load_manifest(folder / "labels.csv"), scorer.predictor)
+    expected = scorer.score_image(folder / "big.jpg").score
+    assert table["pred"].iloc[0] == pytest.approx(expected, abs=1e-6)

@@ -28,12 +28,19 @@ Loader = Callable[[Path], np.ndarray]
 
 
 def _default_loader(predictor: object) -> Loader:
-    from pixgrade.io import load_image
+    """The model input :func:`pixgrade.pipeline.analysis.model_input` prepares with the settings a
+    :class:`~pixgrade.pipeline.Scorer` of this predictor uses: the decode and resize of ``pixgrade score``, so a
+    prediction here is the score ``score`` gives the file."""
+    from pixgrade.measures import WORK_SIDE
+    from pixgrade.pipeline.analysis import AnalysisSettings, model_input
 
-    max_side = getattr(predictor, "input_max_side", None)
+    model_side = getattr(predictor, "input_max_side", None)
+    if model_side is None:  # a predictor that takes any size: the image as the measures see it
+        model_side = WORK_SIDE
+    settings = AnalysisSettings(measure_max_side=max(WORK_SIDE, int(model_side)), model_max_side=int(model_side))
 
     def load(path: Path) -> np.ndarray:
-        return load_image(path, max_side=max_side).rgb
+        return model_input(path, settings)
 
     return load
 
@@ -49,9 +56,9 @@ def evaluate_manifest(
 ) -> pd.DataFrame:
     """Predict a score for every row of ``manifest``.
 
-    Images are decoded with ``pixgrade.io.load_image(path, max_side=predictor.input_max_side)`` unless a
-    ``loader`` is given. An image that cannot be read gets ``pred`` NaN and its cause in ``error``; the rest
-    go on.
+    Images are read, decoded and resized as ``pixgrade score`` does
+    (:func:`pixgrade.pipeline.analysis.model_input`) unless a ``loader`` is given. An image that cannot be read
+    gets ``pred`` NaN and its cause in ``error``; the rest go on.
 
     Args:
         manifest: rows to score (``true`` is the manifest's ``score``).

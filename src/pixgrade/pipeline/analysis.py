@@ -21,17 +21,17 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pixgrade.errors import ConfigError, ImageLoadError
+from pixgrade.errors import ConfigError, EmptyFileError, ImageLoadError
 from pixgrade.facts import FACTS_MAX_SIDE, ImageFacts, measure_facts, perceptual_hash
 from pixgrade.io import load_image, sha256_bytes
 from pixgrade.io.arrays import fit_longest_side
 from pixgrade.io.loading import DEFAULT_MAX_IMAGE_BYTES
-from pixgrade.io.sources import read_source
+from pixgrade.io.sources import is_uri, read_file_bytes, read_source
 from pixgrade.measures import Factor, measure_all
 from pixgrade.measures.plugins import load_plugins
 from pixgrade.pipeline.content import content_input, normalised
 
-__all__ = ["ERROR_KINDS", "Analysis", "AnalysisSettings", "analyse", "analyse_chunk"]
+__all__ = ["ERROR_KINDS", "Analysis", "AnalysisSettings", "analyse", "analyse_chunk", "model_input"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,12 +151,7 @@ def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str |
         result.sha256 = sha256_bytes(data)
         if not data:
             return result.fail("empty input (0 bytes)" if is_bytes else "empty file (0 bytes)", "empty_file")
-        image = load_image(
-            data,
-            max_pixels=settings.max_pixels,
-            max_side=settings.decode_max_side,
-            max_image_bytes=settings.max_image_bytes,
-        )
+        image = _decode(data, settings)
     except ImageLoadError as exc:
         return result.fail(exc.cause, exc.kind)
     except MemoryError:
@@ -193,6 +188,41 @@ def analyse(source: str | Path | bytes, settings: AnalysisSettings, label: str |
         if settings.content:
             result.content_rgb = np.ascontiguousarray(content_input(image.rgb))
     return result
+
+
+def _decode(data: bytes, settings: AnalysisSettings) -> Any:
+    """The one decode of an image's bytes (:func:`pixgrade.io.load_image` at ``settings.decode_max_side``)."""
+    return load_image(
+        data,
+        max_pixels=settings.max_pixels,
+        max_side=settings.decode_max_side,
+        max_image_bytes=settings.max_image_bytes,
+    )
+
+
+def model_input(source: str | Path | bytes, settings: AnalysisSettings) -> np.ndarray:
+    """The model's input for one image exactly as :func:`analyse` prepares it (read, decode once at
+    ``settings.decode_max_side``, area-downscale to ``settings.model_max_side``), without measuring anything:
+    what model evaluation (:func:`pixgrade.evaluate.evaluate_manifest`) feeds the predictor, so its predictions
+    are the scores ``pixgrade score`` gives.
+
+    Raises:
+        ImageLoadError (or a subclass): the source cannot be read or decoded.
+        ValueError: ``settings`` name no model side.
+    """
+    if settings.model_max_side is None:
+        raise ValueError("settings.model_max_side is None: there is no model input to prepare")
+    if isinstance(source, bytes) or is_uri(source):
+        data = read_source(source, max_file_bytes=settings.max_file_bytes)
+    else:  # a file named in a manifest: "no such file" when it is missing
+        data = read_file_bytes(Path(source), str(source), settings.max_file_bytes)
+    if not data:
+        raise EmptyFileError(None if isinstance(source, bytes) else str(source), "empty file (0 bytes)")
+    try:
+        image = _decode(data, settings)
+    except ImageLoadError as exc:
+        raise type(exc)(None if isinstance(source, bytes) else str(source), exc.cause) from None
+    return np.ascontiguousarray(fit_longest_side(image.rgb, settings.model_max_side))
 
 
 # --- worker-process side -------------------------------------------------------------------------------------
