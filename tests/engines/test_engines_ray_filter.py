@@ -83,3 +83,29 @@ def test_filter_engine_ray_makes_the_local_decisions(
     assert main(["filter", str(shop), "-o", str(ray_out), "--engine", "ray", "--workers", "1", *common]) == 1
     again_rows, again_doc = _decisions(ray_out)
     assert again_doc["summary"]["reused"] == 36 and again_rows == ray_rows
+
+
+def test_ray_actors_send_the_content_embeddings_of_the_one_decode(
+    ray_instance: Any, shop: Path, tiny_checkpoint: Path
+) -> None:
+    """With duplicates on, the duplicate step needs no second decode on the driver: each result from an actor
+    carries the content embedding the local engine computes."""
+    import numpy as np
+
+    from pixgrade.catalog import FilterSettings
+    from pixgrade.dedupe import DuplicateSettings
+    from pixgrade.engines.ray import filter_with_ray
+    from pixgrade.pipeline import Scorer
+    from pixgrade.pipeline.analysis import analyse
+    from pixgrade.policy import load_policy
+
+    paths = sorted(str(p) for p in (shop / "SKU1").iterdir())
+    settings = FilterSettings(
+        policy=load_policy("generic"), model=str(tiny_checkpoint), backend="onnx", duplicates=DuplicateSettings()
+    )
+    results = list(filter_with_ray(paths, settings, "classical", num_actors=1))
+    local = Scorer(str(tiny_checkpoint), backend="onnx", facts=True, phash=True, content=True)
+    for path, result in zip(paths, results, strict=True):
+        assert result.content_embedding is not None, path
+        (expected,) = local.score_batch([analyse(path, local.settings)])
+        assert np.allclose(result.content_embedding, expected.content_embedding, atol=1e-5), path

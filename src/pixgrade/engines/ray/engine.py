@@ -154,8 +154,7 @@ def filter_with_ray(
     Each actor loads ``Scorer(**scorer_options(settings, text_detector))`` once (facts and pHash on) and scores
     its batches exactly as the local engine does, each file read and decoded once. The policy, grouping,
     duplicates, main images and catalogue then run on the driver as usual, so decisions are the local engine's
-    (with duplicates on, the driver decodes each new image once more for its content embedding, which the
-    actors' rows do not carry).
+    (the actors send whole results, content embeddings for the duplicate step included).
     Use it as ``FilterSettings(engine=functools.partial(filter_with_ray, address=…))``.
     """
     from pixgrade.catalog.filtering import scorer_options
@@ -165,8 +164,6 @@ def filter_with_ray(
     if model is not None and not isinstance(model, str | Path):
         raise ConfigError("the ray engine needs the model as 'default', None or a checkpoint path, not an object")
     options["model"] = None if model is None else str(model)
-    # rows from the actors carry no content embedding: the duplicate step computes those on the driver
-    options["content"] = False
     kwargs = {"scorer_kwargs": options}
     yield from _stream([str(p) for p in paths], kwargs, address, batch_size, num_actors, num_cpus)
 
