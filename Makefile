@@ -10,7 +10,7 @@ TORCH  ?= torch==2.13.0
 WEIGHTS := ./packages/pixgrade-imagenet-weights
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test lint typecheck pytest licenses docs wheel-check venv browser clean test-ray int8-model presentation-model
+.PHONY: demo test lint typecheck pytest licenses docs wheel-check wheel-check-pythons venv browser clean test-ray int8-model presentation-model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,18 @@ licenses: venv
 # (PP-OCRv4 detector) and serve on examples/; they must give this environment's results (tools/check_wheel_install.py).
 wheel-check: venv
 	$(BIN)/python tools/check_wheel_install.py
+
+# The same check with the fresh venv made by each interpreter of PYTHONS (names on PATH or paths), e.g.
+#   make wheel-check-pythons PYTHONS="/root/.pyenv/versions/3.12.1/bin/python3.12 python3.13"
+# One work folder per interpreter (build/wheel-check-<name>); runs them all, fails if any failed. Not part of
+# `make test` (about a minute each, most of it pip).
+PYTHONS ?= python3.12 python3.13
+wheel-check-pythons: venv
+	@failed=""; for py in $(PYTHONS); do \
+	  $(BIN)/python tools/check_wheel_install.py --python "$$py" --work "build/wheel-check-$$(basename $$py)" \
+	    || failed="$$failed $$py"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "wheel check failed with:$$failed" >&2; exit 1; fi
 
 # The documentation site (MkDocs Material + mkdocstrings API reference) into build/site; any warning fails.
 docs: venv

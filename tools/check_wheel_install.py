@@ -11,9 +11,12 @@ from a folder outside the repository (so the installed package runs, not ``src/`
 
 The wheel is built from the sdist (``python -m build``), so a file missing from the sdist fails here too.
 
-Usage: ``python tools/check_wheel_install.py [--work build/wheel-check] [--keep]``; exit 0 when everything
-matches, 1 with a message per difference. Needs ``build`` (the ``test`` extra) and access to the package index
-the venv's pip uses (or its cache).
+Usage: ``python tools/check_wheel_install.py [--work build/wheel-check] [--keep] [--python PATH]``; exit 0 when
+everything matches, 1 with a message per difference. ``--python`` makes the fresh venv with another interpreter
+(e.g. a Python 3.13), so the wheel's dependencies are resolved and run on that version; the wheel is still built
+and the reference results still come from the running (development) environment. Without it the venv's Python is
+the running one's base interpreter. Needs ``build`` (the ``test`` extra) and access to the package index the
+venv's pip uses (or its cache).
 """
 
 from __future__ import annotations
@@ -56,10 +59,29 @@ def build(dist: Path) -> tuple[Path, Path]:
     return wheels[0], sdists[0]
 
 
-def fresh_venv(venv: Path, wheel: Path) -> Path:
-    """A new venv with ``wheel[serve]`` installed by pip from the index; returns its ``bin`` folder."""
+def interpreter_version(python: str) -> str:
+    """``X.Y.Z`` of the interpreter at ``python``; exits naming the path and the cause when it cannot run."""
+    try:
+        answer = subprocess.run(
+            [python, "-c", "import platform; print(platform.python_version())"],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=CLEAN_ENV,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) else exc
+        raise SystemExit(f"--python {python}: cannot run this interpreter: {detail}") from None
+    return answer.stdout.strip()
+
+
+def fresh_venv(venv: Path, wheel: Path, python: str | None = None) -> Path:
+    """A new venv with ``wheel[serve]`` installed by pip from the index; returns its ``bin`` folder.
+
+    The venv is made by ``python`` (an interpreter's path), by default the running interpreter's base one.
+    """
     shutil.rmtree(venv, ignore_errors=True)
-    base = getattr(sys, "_base_executable", sys.executable)
+    base: str = python if python is not None else getattr(sys, "_base_executable", sys.executable)
     _run([base, "-m", "venv", str(venv)], env=CLEAN_ENV)
     bin_dir = venv / "bin"
     _run([str(bin_dir / "pip"), "install", "--quiet", f"{wheel}[serve]"], env=CLEAN_ENV)
@@ -150,13 +172,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "wheel-check")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (venv, outputs)")
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="interpreter that makes the fresh venv (default: the running one's base interpreter)",
+    )
     args = parser.parse_args(argv)
     work: Path = args.work.resolve()
+    version = interpreter_version(args.python) if args.python is not None else None
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     wheel, sdist = build(work / "dist")
     print(f"built {wheel.name} ({wheel.stat().st_size / 1e6:.1f} MB) and {sdist.name}")
-    bin_dir = fresh_venv(work / "venv", wheel)
+    installing = time.monotonic()
+    bin_dir = fresh_venv(work / "venv", wheel, args.python)
+    install_s = time.monotonic() - installing
     python = str(bin_dir / "python")
     outside = work / "run"
     shutil.rmtree(outside, ignore_errors=True)
@@ -183,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"the wheel install's text detector is {detector!r}, not the PP-OCRv4 'db' detector")
     if not location.startswith(str(work / "venv")):
         problems.append(f"pixgrade ran from {location}, not from the fresh venv")
+    if version is not None and (got := interpreter_version(python)) != version:
+        problems.append(f"the fresh venv runs Python {got}, not {version} of --python {args.python}")
 
     # the development environment (the one running this script), as `make demo` runs it
     dev = [sys.executable, "-m", "pixgrade"]
@@ -217,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         f"wheel check {verdict} in {time.monotonic() - started:.0f} s: fresh venv without torch, detector {detector}, "
         f"score/filter on {len(reference)} examples as in the development environment, serve score {served:.3f}"
     )
+    if version is not None:
+        print(f"wheel check venv: Python {version} ({args.python}), venv + pip install {install_s:.0f} s")
     return 1 if problems else 0
 
 
