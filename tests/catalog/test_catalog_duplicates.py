@@ -111,3 +111,29 @@ def test_filter_takes_content_embeddings_from_the_one_decode(tmp_path: Path, mon
             assert stored is not None, record.path
             from_file = content_embedding(real(record.path, max_side=duplicates.PIXEL_SIDE).rgb, predictor)
             assert float(stored @ from_file) > 0.99  # the same embedding as computed from the file
+
+
+def test_index_updates_wait_for_each_other(tmp_path: Path) -> None:
+    """A second process updating the same index waits for the first (the index's lock), then goes on."""
+    import threading
+
+    from pixgrade.io.locks import OutputLock
+
+    db = tmp_path / "catalog.sqlite"
+    with Catalog(db) as catalog:
+        for i in range(2):
+            store(catalog, tmp_path / f"p{i}.png", scene(i), f"{i:064x}")
+    done: list[int] = []
+
+    def update() -> None:
+        with Catalog(db) as catalog:
+            done.append(sync_index(catalog, None).n_hashes)
+
+    index_folder(db).mkdir()
+    with OutputLock(index_folder(db), what="duplicate index"):  # as another process updating it would
+        worker = threading.Thread(target=update)
+        worker.start()
+        worker.join(timeout=1.5)
+        assert worker.is_alive() and not done  # waiting, not reading a half-written index
+    worker.join(timeout=30)
+    assert done == [2]

@@ -68,7 +68,28 @@ def sync_index(catalog: Catalog, model: str | None, *, save: bool = True) -> Dup
         catalog: an open catalogue (a file; ``:memory:`` catalogues get an index that is not saved).
         model: the model name of the content embeddings to index (:func:`content_model_name`); None: hashes only.
         save: write the updated index back beside the catalogue.
+
+    Raises:
+        OutputLockedError: another process kept the index locked for :data:`INDEX_LOCK_WAIT` seconds.
     """
+    if catalog.path == ":memory:":
+        return _sync_index(catalog, model, save=False)
+    from pixgrade.io.locks import OutputLock
+
+    folder = index_folder(catalog.path)
+    folder.mkdir(parents=True, exist_ok=True)
+    # one process at a time reads and rewrites the index files (filter, dedupe --catalog and the service may
+    # share a catalogue): another waits for it rather than reading a half-replaced set
+    with OutputLock(folder, what="duplicate index", wait=INDEX_LOCK_WAIT):
+        return _sync_index(catalog, model, save=save)
+
+
+INDEX_LOCK_WAIT = 600.0
+"""Seconds :func:`sync_index` waits for another process updating the same index before it gives up."""
+
+
+def _sync_index(catalog: Catalog, model: str | None, *, save: bool) -> DuplicateIndex:
+    """The body of :func:`sync_index`, with the index's lock held (file catalogues)."""
     folder = index_folder(catalog.path)
     index: DuplicateIndex | None = None
     if catalog.path != ":memory:" and folder.exists():
