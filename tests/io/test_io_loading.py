@@ -356,7 +356,7 @@ def test_unsupported_pillow_format_is_not_an_image() -> None:
         load_image(data)
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "TIFF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP"])
 def test_truncated_images_are_corrupt(tmp_path: Path, fmt: str) -> None:
     noisy = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     full = _encode(Image.fromarray(noisy), fmt)
